@@ -1,0 +1,202 @@
+"""Base models: the registry of known text-to-video models and `load_model`, which loads one into a `VideoModel`.
+
+A model is named by a registry name (`zeroscope`, `modelscope`, `animatediff`), a Hugging Face Hub id
+(`owner/name`, read from the local cache, downloaded when online) or a local diffusers pipeline folder (with
+`vae/`, `text_encoder/`, `tokenizer/`, `unet/`, `scheduler/`). A local folder may carry `motion_inversion.json`
+with its default size, frames, steps, guidance and fps.
+"""
+
+import json
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import MotionInversionError
+from .inject import unet_family
+
+SETTINGS_FILE = "motion_inversion.json"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a base model's weights live and how it is used by default."""
+
+    name: str
+    source: str  # Hub id or local folder of the diffusers pipeline (for animatediff: Stable Diffusion 1.5)
+    height: int
+    width: int
+    num_frames: int
+    steps: int
+    guidance: float
+    fps: int = 8
+    motion_adapter: str | None = None  # AnimateDiff: Hub id of the motion adapter added to the SD 1.5 UNet
+    scheduler_overrides: dict = field(default_factory=dict)
+    description: str = ""
+
+
+REGISTRY: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in [
+        ModelSpec(
+            "zeroscope", "cerspense/zeroscope_v2_576w", height=320, width=576, num_frames=24, steps=30, guidance=12.0,
+            description="ZeroScope v2 576w (UNet3DConditionModel), the method's reference model",
+        ),
+        ModelSpec(
+            "modelscope", "ali-vilab/text-to-video-ms-1.7b", height=256, width=256, num_frames=16, steps=30,
+            guidance=9.0, description="ModelScope text-to-video 1.7B (UNet3DConditionModel)",
+        ),
+        ModelSpec(
+            "animatediff", "stable-diffusion-v1-5/stable-diffusion-v1-5", height=512, width=512, num_frames=16,
+            steps=25, guidance=7.5, motion_adapter="guoyww/animatediff-motion-adapter-v1-5-2",
+            scheduler_overrides={
+                "beta_schedule": "linear", "clip_sample": False, "timestep_spacing": "linspace", "steps_offset": 1
+            },
+            description="Stable Diffusion 1.5 + AnimateDiff motion adapter v1-5-2 (UNetMotionModel)",
+        ),
+    ]
+}  # fmt: skip
+
+
+@dataclass
+class VideoModel:
+    """A loaded text-to-video model: its diffusers components and its defaults. Frozen: nothing here is trained."""
+
+    name: str
+    vae: nn.Module
+    text_encoder: nn.Module
+    tokenizer: object
+    unet: nn.Module
+    scheduler: object
+    spec: ModelSpec
+
+    @property
+    def family(self) -> str:
+        return unet_family(self.unet)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.unet.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.unet.parameters()).dtype
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    def latent_size(self, height: int, width: int) -> tuple[int, int]:
+        factor = self.vae_scale_factor
+        if height % factor or width % factor:
+            raise MotionInversionError(f"height and width must be multiples of {factor}, got {height}x{width}")
+        return height // factor, width // factor
+
+    def to(self, device=None, dtype=None) -> "VideoModel":
+        for module in (self.vae, self.text_encoder, self.unet):
+            module.to(device=device, dtype=dtype)
+        return self
+
+
+def unet_forward(unet: nn.Module, latents: torch.Tensor, timestep, text_embeddings: torch.Tensor) -> torch.Tensor:
+    """The UNet's prediction for (batch, channels, frames, h, w) latents and (batch, tokens, dim) text embeddings.
+
+    UNet3DConditionModel repeats the text embeddings per frame itself; diffusers' UNetMotionModel expects the caller
+    to have done it (its pipeline does), so this one call serves both families.
+    """
+    if unet_family(unet) == "animatediff":
+        text_embeddings = text_embeddings.repeat_interleave(latents.shape[2], dim=0)
+    return unet(latents, timestep, encoder_hidden_states=text_embeddings).sample
+
+
+def default_device_and_dtype(device=None, dtype=None) -> tuple[torch.device, torch.dtype]:
+    """CUDA in half precision when available, else CPU float32; explicit arguments win."""
+    device = (
+        torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    )
+    if dtype is None:
+        dtype = torch.float16 if device.type == "cuda" else torch.float32
+    return device, dtype
+
+
+def _spec_for(name_or_path: str | os.PathLike) -> ModelSpec:
+    text = str(name_or_path)
+    if text in REGISTRY:
+        return REGISTRY[text]
+    folder = Path(text).expanduser()
+    if folder.is_dir():
+        if not (folder / "unet").is_dir():
+            raise MotionInversionError(
+                f"{folder} is not a diffusers pipeline folder (no unet/ inside): pass a folder saved with "
+                "save_pretrained, a Hub id, or one of " + ", ".join(REGISTRY)
+            )
+        settings = {}
+        if (folder / SETTINGS_FILE).is_file():
+            settings = json.loads((folder / SETTINGS_FILE).read_text())
+        known = {f.name for f in fields(ModelSpec)} - {"name", "source"}
+        defaults = dict(height=320, width=576, num_frames=16, steps=30, guidance=9.0)
+        defaults.update({k: v for k, v in settings.items() if k in known})
+        return ModelSpec(name=settings.get("name", folder.name), source=str(folder), **defaults)
+    if text.count("/") == 1 and not text.startswith((".", "/", "~")):
+        return ModelSpec(name=text, source=text, height=320, width=576, num_frames=16, steps=30, guidance=9.0)
+    raise MotionInversionError(
+        f"unknown model {text!r}: use one of {', '.join(REGISTRY)}, a Hub id (owner/name) or a local pipeline folder"
+    )
+
+
+def _missing_weights_error(spec: ModelSpec, error: Exception) -> MotionInversionError:
+    repos = " and ".join(r for r in (spec.source, spec.motion_adapter) if r)
+    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    why = "the Hub is offline (HF_HUB_OFFLINE=1)" if offline else "they could not be downloaded"
+    return MotionInversionError(
+        f"weights for model '{spec.name}' ({repos}) are not in the local Hugging Face cache and {why}: "
+        f"run `hf download {spec.source}` on a connected machine, or pass a local pipeline folder "
+        f"({type(error).__name__})"
+    )
+
+
+def load_model(name_or_path: str | os.PathLike = "zeroscope", device=None, dtype=None) -> VideoModel:
+    """Load a base model's VAE, text encoder, tokenizer, UNet and a DDIM scheduler, frozen, on `device`/`dtype`."""
+    from diffusers import AutoencoderKL, DDIMScheduler
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    spec = _spec_for(name_or_path)
+    device, dtype = default_device_and_dtype(device, dtype)
+    source = spec.source
+    try:
+        vae = AutoencoderKL.from_pretrained(source, subfolder="vae")
+        text_encoder = CLIPTextModel.from_pretrained(source, subfolder="text_encoder")
+        tokenizer = CLIPTokenizer.from_pretrained(source, subfolder="tokenizer")
+        unet = _load_unet(spec)
+        scheduler_config = DDIMScheduler.load_config(source, subfolder="scheduler")
+    except (OSError, ValueError) as error:
+        if isinstance(error, MotionInversionError):
+            raise
+        raise _missing_weights_error(spec, error) from error
+    # DDIM both samples and inverts; the model's own noise schedule and prediction type are kept.
+    scheduler = DDIMScheduler.from_config({**scheduler_config, **spec.scheduler_overrides})
+    model = VideoModel(spec.name, vae, text_encoder, tokenizer, unet, scheduler, spec)
+    for module in (model.vae, model.text_encoder, model.unet):
+        module.requires_grad_(False)
+        module.eval()
+    return model.to(device, dtype)
+
+
+def _load_unet(spec: ModelSpec) -> nn.Module:
+    from diffusers import MotionAdapter, UNet2DConditionModel, UNet3DConditionModel, UNetMotionModel
+
+    if spec.motion_adapter:
+        unet2d = UNet2DConditionModel.from_pretrained(spec.source, subfolder="unet")
+        adapter = MotionAdapter.from_pretrained(spec.motion_adapter)
+        return UNetMotionModel.from_unet2d(unet2d, adapter)
+    config = UNet3DConditionModel.load_config(spec.source, subfolder="unet")
+    classes = {"UNet3DConditionModel": UNet3DConditionModel, "UNetMotionModel": UNetMotionModel}
+    unet_class = classes.get(config.get("_class_name"))
+    if unet_class is None:
+        raise MotionInversionError(
+            f"model '{spec.name}' has a {config.get('_class_name')} UNet; motion inversion supports "
+            f"{' and '.join(classes)} (ZeroScope, ModelScope, AnimateDiff)"
+        )
+    return unet_class.from_pretrained(spec.source, subfolder="unet")

@@ -1,0 +1,190 @@
+"""`Motion`: a learned motion and its file format (one .safetensors file, never a pickle).
+
+File layout: tensors `embedding.<name>` (float32, names as in `MotionInjection.state_dict`), optionally
+`inversion_latent` (the DDIM-inverted latent of the reference clip), and string metadata: format version, base model,
+family, frames, pixel and latent size, target blocks, prompt, steps, final loss, created-at.
+"""
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from .errors import MotionInversionError
+from .inject import MotionInjection, find_temporal_layers, inject_motion, unet_family
+
+FORMAT_NAME = "motion-inversion"
+FORMAT_VERSION = "1"
+_EMBEDDING_PREFIX = "embedding."
+_LATENT_KEY = "inversion_latent"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class Motion:
+    """Motion embeddings learned from one clip, plus what is needed to apply them to the right model."""
+
+    embeddings: dict[str, torch.Tensor]
+    base_model: str
+    family: str
+    num_frames: int
+    height: int  # pixels of the clip the motion was learned at
+    width: int
+    latent_height: int
+    latent_width: int
+    target_blocks: list[str]
+    prompt: str = ""
+    steps: int = 0
+    loss: float | None = None
+    inversion_latent: torch.Tensor | None = None
+    created_at: str = field(default_factory=_now)
+
+    # -- applying to a model ------------------------------------------------------------------------------------
+    def check_fits(self, unet: nn.Module) -> None:
+        """Raise MotionInversionError naming the first mismatch between this motion and `unet`."""
+        family = unet_family(unet)
+        if family != self.family:
+            raise MotionInversionError(
+                f"motion was learned on a '{self.family}' model ({self.base_model}) and cannot be used with a "
+                f"'{family}' model: pick a base model of the same family"
+            )
+        channels = {}
+        for layer in find_temporal_layers(unet):
+            channels[f"{layer.name}.query_key"] = layer.channels
+            for attn_name in layer.attentions:
+                channels[f"{layer.name}.{attn_name}.value"] = layer.channels
+        for name, tensor in self.embeddings.items():
+            if name not in channels:
+                raise MotionInversionError(
+                    f"motion layer {name} does not exist in this model (learned on {self.base_model})"
+                )
+            if tensor.shape[-1] != channels[name]:
+                raise MotionInversionError(
+                    f"motion layer {name} has {tensor.shape[-1]} channels, this model has {channels[name]} "
+                    f"(learned on {self.base_model})"
+                )
+
+    def apply(self, unet: nn.Module, value_mode: str = "full", strength: float = 1.0) -> MotionInjection:
+        """Install these embeddings in `unet`; remove them with the returned object's `.remove()`."""
+        self.check_fits(unet)
+        injection = inject_motion(unet, self.num_frames, (self.latent_height, self.latent_width), self.target_blocks)
+        try:
+            injection.load_state_dict(self.embeddings)
+            injection.value_mode = value_mode
+            injection.strength = strength
+        except Exception:
+            injection.remove()
+            raise
+        return injection
+
+    # -- the file -------------------------------------------------------------------------------------------------
+    def metadata(self) -> dict[str, str]:
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "base_model": self.base_model,
+            "family": self.family,
+            "num_frames": str(self.num_frames),
+            "height": str(self.height),
+            "width": str(self.width),
+            "latent_height": str(self.latent_height),
+            "latent_width": str(self.latent_width),
+            "target_blocks": json.dumps(self.target_blocks),
+            "prompt": self.prompt,
+            "steps": str(self.steps),
+            "loss": "" if self.loss is None else repr(float(self.loss)),
+            "created_at": self.created_at,
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write atomically: a temporary file in the same folder, then a rename; a failure leaves no partial file."""
+        path = Path(path)
+        tensors = {_EMBEDDING_PREFIX + name: t.detach().cpu().contiguous() for name, t in self.embeddings.items()}
+        if self.inversion_latent is not None:
+            tensors[_LATENT_KEY] = self.inversion_latent.detach().cpu().contiguous()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(handle)
+        except OSError as error:
+            raise MotionInversionError(f"cannot write motion to {path}: {error.strerror or error}") from error
+        try:
+            save_file(tensors, temp_name, metadata=self.metadata())
+            os.replace(temp_name, path)
+        except (OSError, SafetensorError) as error:
+            Path(temp_name).unlink(missing_ok=True)
+            raise MotionInversionError(f"cannot write motion to {path}: {error}") from error
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Motion":
+        """Read a motion file; anything that is not one raises MotionInversionError naming the file."""
+        path = Path(path)
+        if not path.is_file():
+            raise MotionInversionError(f"motion file not found: {path}")
+        try:
+            with safe_open(str(path), framework="pt") as reader:
+                metadata = reader.metadata() or {}
+                tensors = {key: reader.get_tensor(key) for key in reader.keys()}
+        except Exception as error:  # safetensors raises several types for corrupt input
+            raise MotionInversionError(
+                f"{path.name} is not a readable motion file (.safetensors expected): {str(error).splitlines()[0]}"
+            ) from error
+        if metadata.get("format") != FORMAT_NAME:
+            raise MotionInversionError(f"{path.name} is a safetensors file but not a motion-inversion motion")
+        if metadata.get("format_version") != FORMAT_VERSION:
+            raise MotionInversionError(
+                f"{path.name} has motion format version {metadata.get('format_version')!r}; this version of "
+                f"motion-inversion reads version {FORMAT_VERSION}: upgrade motion-inversion"
+            )
+        try:
+            return cls(
+                embeddings={
+                    key[len(_EMBEDDING_PREFIX) :]: t for key, t in tensors.items() if key.startswith(_EMBEDDING_PREFIX)
+                },
+                inversion_latent=tensors.get(_LATENT_KEY),
+                base_model=metadata["base_model"],
+                family=metadata["family"],
+                num_frames=int(metadata["num_frames"]),
+                height=int(metadata["height"]),
+                width=int(metadata["width"]),
+                latent_height=int(metadata["latent_height"]),
+                latent_width=int(metadata["latent_width"]),
+                target_blocks=json.loads(metadata["target_blocks"]),
+                prompt=metadata.get("prompt", ""),
+                steps=int(metadata.get("steps", "0")),
+                loss=float(metadata["loss"]) if metadata.get("loss") else None,
+                created_at=metadata.get("created_at", ""),
+            )
+        except (KeyError, ValueError) as error:
+            raise MotionInversionError(f"{path.name} has damaged motion metadata ({error})") from error
+
+    @classmethod
+    def from_injection(cls, injection: MotionInjection, **fields) -> "Motion":
+        """Snapshot the embeddings currently installed in a UNet as a Motion."""
+        return cls(
+            embeddings=injection.state_dict(),
+            family=unet_family(injection.unet),
+            num_frames=injection.num_frames,
+            latent_height=injection.latent_size[0],
+            latent_width=injection.latent_size[1],
+            target_blocks=sorted({layer.block_name for layer in injection.layers}),
+            **fields,
+        )
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(t.numel() for t in self.embeddings.values())
