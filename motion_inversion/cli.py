@@ -1,9 +1,132 @@
-"""The `motion-inversion` command. Errors a user can fix print one line on stderr and exit with code 2."""
+"""The `motion-inversion` command: invert a clip, generate from a motion, list and show saved motions.
+
+Errors a user can fix print one line on stderr (no traceback) and exit with code 2. Ctrl-C during inversion stops
+after the current step and saves what was learned so far; a second Ctrl-C aborts.
+"""
 
 import argparse
+import os
+import signal
 import sys
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
 
-from .errors import MotionInversionError
+from .errors import MotionInversionError, MotionInversionWarning
+
+DEFAULT_MODEL = os.environ.get("MOTION_INVERSION_MODEL", "zeroscope")
+
+
+def _check_writable(path: Path) -> None:
+    """Fail before minutes of work, not after, when the output cannot be written."""
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise MotionInversionError(f"cannot write {path}: choose another --out")
+
+
+@contextmanager
+def _notes_to_stderr():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MotionInversionWarning)
+        try:
+            yield
+        finally:
+            for warning in caught:
+                if issubclass(warning.category, MotionInversionWarning):
+                    print(f"note: {warning.message}", file=sys.stderr)
+
+
+def _invert(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from .inversion import invert
+    from .library import default_library_dir, free_path
+    from .models import load_model
+
+    out = Path(args.out) if args.out else free_path(default_library_dir(), Path(args.clip).stem)
+    _check_writable(out)
+    model = load_model(args.model, device=args.device)
+
+    stop = {"requested": False}
+
+    def request_stop(signum, frame):
+        if stop["requested"]:
+            raise KeyboardInterrupt
+        stop["requested"] = True
+
+    previous_handler = signal.signal(signal.SIGINT, request_stop)
+    progress = tqdm(total=args.steps, desc="learning motion", unit="step")
+
+    def on_step(step: int, total: int, loss: float) -> bool:
+        progress.update(1)
+        progress.set_postfix(loss=f"{loss:.4f}")
+        return stop["requested"]
+
+    try:
+        with _notes_to_stderr():
+            motion = invert(
+                model, args.clip, prompt=args.prompt, steps=args.steps, lr=args.lr, loss=args.loss, seed=args.seed,
+                callback=on_step, num_frames=args.frames, start=args.start, fps=args.fps, stride=args.stride,
+                fit=args.fit, gradient_checkpointing=args.gradient_checkpointing,
+            )  # fmt: skip
+    finally:
+        progress.close()
+        signal.signal(signal.SIGINT, previous_handler)
+    motion.save(out)
+    if stop["requested"]:
+        print(f"stopped at step {motion.steps} of {args.steps}: saved what was learned to {out}")
+    else:
+        print(f"saved motion to {out} ({motion.num_frames} frames, final loss {motion.loss:.4f})")
+
+
+def _generate(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from .generation import generate
+    from .models import load_model
+    from .motion import Motion
+    from .video import write_mp4
+
+    motion = Motion.load(args.motion)
+    out = Path(args.out) if args.out else Path(f"{Path(args.motion).stem}-seed{args.seed}.mp4")
+    _check_writable(out)
+    model = load_model(args.model or motion.base_model, device=args.device)
+    progress = tqdm(total=args.steps or model.spec.steps, desc="generating", unit="step")
+
+    def on_step(step: int, total: int) -> None:
+        progress.update(1)
+
+    try:
+        with _notes_to_stderr():
+            frames = generate(
+                model, motion, args.prompt, negative_prompt=args.negative_prompt, motion_type=args.motion_type,
+                strength=args.strength, seed=args.seed, steps=args.steps, guidance=args.guidance,
+                num_frames=args.frames, noise_prior=args.noise_prior, callback=on_step,
+            )  # fmt: skip
+    finally:
+        progress.close()
+    write_mp4(frames.numpy(), out, fps=model.spec.fps)
+    print(f"wrote {out} ({frames.shape[0]} frames, {frames.shape[2]}x{frames.shape[1]})")
+
+
+def _list(args: argparse.Namespace) -> None:
+    from .library import default_library_dir, list_motions
+
+    folder = Path(args.library) if args.library else default_library_dir()
+    entries = list_motions(folder)
+    if not entries:
+        print(f"no motions in {folder}")
+        return
+    print(f"{'name':24} {'base model':16} {'frames':>6} {'size':>9} {'steps':>5}  created")
+    for entry in entries:
+        meta = entry.metadata
+        size = f"{meta['width']}x{meta['height']}"
+        print(
+            f"{entry.name:24} {meta['base_model']:16} {meta['num_frames']:>6} {size:>9} {meta['steps']:>5}  "
+            f"{meta['created_at']}"
+        )
 
 
 def _show(args: argparse.Namespace) -> None:
@@ -11,9 +134,9 @@ def _show(args: argparse.Namespace) -> None:
 
     motion = Motion.load(args.motion)
     for key, value in motion.metadata().items():
-        print(f"{key:15} {value}")
-    print(f"{'parameters':15} {motion.num_parameters:,}")
-    print(f"{'inversion_latent':15} {'yes' if motion.inversion_latent is not None else 'no'}")
+        print(f"{key:16} {value}")
+    print(f"{'parameters':16} {motion.num_parameters:,}")
+    print(f"{'inversion_latent':16} {'yes' if motion.inversion_latent is not None else 'no'}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +145,46 @@ def build_parser() -> argparse.ArgumentParser:
         description="Learn the motion of a video clip as motion embeddings and generate new videos that move alike.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    invert = commands.add_parser("invert", help="learn the motion of a clip and save it")
+    invert.add_argument("clip", help="a video file (mp4, mov, webm, avi, gif)")
+    invert.add_argument("--model", default=DEFAULT_MODEL, help=f"base model: registry name, Hub id or folder "
+                        f"(default {DEFAULT_MODEL})")  # fmt: skip
+    invert.add_argument("--prompt", default="", help="a caption of the clip (may be empty)")
+    invert.add_argument("--steps", type=int, default=400)
+    invert.add_argument("--lr", type=float, default=0.02)
+    invert.add_argument("--loss", choices=("base", "debiased"), default="base")
+    invert.add_argument("--seed", type=int, default=0)
+    invert.add_argument("--frames", type=int, help="frames to learn from (default: the model's)")
+    invert.add_argument("--start", type=float, default=0.0, help="start time in seconds")
+    invert.add_argument("--fps", type=float, help="resample the clip to this frame rate first")
+    invert.add_argument("--stride", type=int, default=1, help="keep every N-th frame")
+    invert.add_argument("--fit", choices=("crop", "stretch", "pad"), default="crop")
+    invert.add_argument("--gradient-checkpointing", action="store_true", help="less GPU memory, a little slower")
+    invert.add_argument("--device", help="cuda, cuda:1, cpu (default: cuda when available)")
+    invert.add_argument("--out", help="motion file to write (default: the library folder)")
+    invert.set_defaults(run=_invert)
+
+    generate = commands.add_parser("generate", help="generate a video that moves like a saved motion")
+    generate.add_argument("motion", help="a .safetensors motion file")
+    generate.add_argument("--prompt", required=True)
+    generate.add_argument("--negative-prompt", default="")
+    generate.add_argument("--motion-type", choices=("camera", "object", "hybrid"), default="object")
+    generate.add_argument("--strength", type=float, default=1.0)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--steps", type=int, help="sampling steps (default: the model's)")
+    generate.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's)")
+    generate.add_argument("--frames", type=int, help="frames to generate (default: the motion's)")
+    generate.add_argument("--noise-prior", type=float, default=0.5)
+    generate.add_argument("--model", help="base model (default: the one the motion was learned on)")
+    generate.add_argument("--device")
+    generate.add_argument("--out", help="mp4 to write (default: MOTION-seedN.mp4)")
+    generate.set_defaults(run=_generate)
+
+    listing = commands.add_parser("list", help="list saved motions")
+    listing.add_argument("--library", help="library folder (default: $MOTION_LIBRARY or the user data folder)")
+    listing.set_defaults(run=_list)
+
     show = commands.add_parser("show", help="print what a saved motion file holds")
     show.add_argument("motion", help="a .safetensors motion file")
     show.set_defaults(run=_show)

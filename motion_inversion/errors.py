@@ -7,3 +7,7 @@ says what was wrong and what to do; the CLI and the app show it as it is, withou
 
 class MotionInversionError(ValueError):
     """A user-facing error with a one-line message."""
+
+
+class MotionInversionWarning(UserWarning):
+    """Something the user should know that does not stop the work (e.g. a clip shorter than the model's frames)."""

@@ -94,9 +94,39 @@ class VideoModel:
             raise MotionInversionError(f"height and width must be multiples of {factor}, got {height}x{width}")
         return height // factor, width // factor
 
+    # -- the frozen encoders, shared by inversion and generation --------------------------------------------------
+    @torch.no_grad()
+    def encode_text(self, prompts: list[str]) -> torch.Tensor:
+        """(len(prompts), tokens, dim) text embeddings."""
+        tokens = self.tokenizer(
+            prompts, padding="max_length", max_length=self.tokenizer.model_max_length, truncation=True,
+            return_tensors="pt",
+        ).input_ids  # fmt: skip
+        return self.text_encoder(tokens.to(self.device))[0]
+
+    @torch.no_grad()
+    def encode_frames(self, frames: torch.Tensor, chunk: int = 8) -> torch.Tensor:
+        """uint8 (frames, h, w, 3) -> scaled latents (1, c, frames, h/8, w/8); `chunk` frames at a time."""
+        pixels = frames.permute(0, 3, 1, 2).to(self.device, self.dtype) / 127.5 - 1.0  # (f, 3, h, w) in [-1, 1]
+        latents = [self.vae.encode(part).latent_dist.mean for part in pixels.split(chunk)]
+        latents = torch.cat(latents) * self.vae.config.scaling_factor  # (f, c, h, w)
+        return latents.permute(1, 0, 2, 3)[None]
+
+    @torch.no_grad()
+    def decode_latents(self, latents: torch.Tensor, chunk: int = 8) -> torch.Tensor:
+        """(1, c, frames, h, w) latents -> uint8 (frames, h*8, w*8, 3) on the CPU; `chunk` frames at a time."""
+        latents = latents[0].permute(1, 0, 2, 3).to(self.dtype) / self.vae.config.scaling_factor  # (f, c, h, w)
+        images = torch.cat([self.vae.decode(part).sample.float().cpu() for part in latents.split(chunk)])
+        images = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        return images.permute(0, 2, 3, 1).contiguous()
+
     def to(self, device=None, dtype=None) -> "VideoModel":
         for module in (self.vae, self.text_encoder, self.unet):
-            module.to(device=device, dtype=dtype)
+            # separate calls: diffusers warns about any dtype argument, even None
+            if device is not None:
+                module.to(device)
+            if dtype is not None:
+                module.to(dtype)
         return self
 
 
@@ -112,12 +142,14 @@ def unet_forward(unet: nn.Module, latents: torch.Tensor, timestep, text_embeddin
 
 
 def default_device_and_dtype(device=None, dtype=None) -> tuple[torch.device, torch.dtype]:
-    """CUDA in half precision when available, else CPU float32; explicit arguments win."""
+    """CUDA in half precision (bf16 where supported) when available, else CPU float32; explicit arguments win."""
     device = (
         torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     )
-    if dtype is None:
-        dtype = torch.float16 if device.type == "cuda" else torch.float32
+    if dtype is None and device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    elif dtype is None:
+        dtype = torch.float32
     return device, dtype
 
 
@@ -166,10 +198,10 @@ def load_model(name_or_path: str | os.PathLike = "zeroscope", device=None, dtype
     device, dtype = default_device_and_dtype(device, dtype)
     source = spec.source
     try:
-        vae = AutoencoderKL.from_pretrained(source, subfolder="vae")
-        text_encoder = CLIPTextModel.from_pretrained(source, subfolder="text_encoder")
+        vae = AutoencoderKL.from_pretrained(source, subfolder="vae", torch_dtype=dtype)
+        text_encoder = CLIPTextModel.from_pretrained(source, subfolder="text_encoder", dtype=dtype)
         tokenizer = CLIPTokenizer.from_pretrained(source, subfolder="tokenizer")
-        unet = _load_unet(spec)
+        unet = _load_unet(spec, dtype)
         scheduler_config = DDIMScheduler.load_config(source, subfolder="scheduler")
     except (OSError, ValueError) as error:
         if isinstance(error, MotionInversionError):
@@ -181,16 +213,16 @@ def load_model(name_or_path: str | os.PathLike = "zeroscope", device=None, dtype
     for module in (model.vae, model.text_encoder, model.unet):
         module.requires_grad_(False)
         module.eval()
-    return model.to(device, dtype)
+    return model.to(device)
 
 
-def _load_unet(spec: ModelSpec) -> nn.Module:
+def _load_unet(spec: ModelSpec, dtype: torch.dtype) -> nn.Module:
     from diffusers import MotionAdapter, UNet2DConditionModel, UNet3DConditionModel, UNetMotionModel
 
     if spec.motion_adapter:
-        unet2d = UNet2DConditionModel.from_pretrained(spec.source, subfolder="unet")
-        adapter = MotionAdapter.from_pretrained(spec.motion_adapter)
-        return UNetMotionModel.from_unet2d(unet2d, adapter)
+        unet2d = UNet2DConditionModel.from_pretrained(spec.source, subfolder="unet", torch_dtype=dtype)
+        adapter = MotionAdapter.from_pretrained(spec.motion_adapter, torch_dtype=dtype)
+        return UNetMotionModel.from_unet2d(unet2d, adapter).to(dtype)
     config = UNet3DConditionModel.load_config(spec.source, subfolder="unet")
     classes = {"UNet3DConditionModel": UNet3DConditionModel, "UNetMotionModel": UNetMotionModel}
     unet_class = classes.get(config.get("_class_name"))
@@ -199,4 +231,4 @@ def _load_unet(spec: ModelSpec) -> nn.Module:
             f"model '{spec.name}' has a {config.get('_class_name')} UNet; motion inversion supports "
             f"{' and '.join(classes)} (ZeroScope, ModelScope, AnimateDiff)"
         )
-    return unet_class.from_pretrained(spec.source, subfolder="unet")
+    return unet_class.from_pretrained(spec.source, subfolder="unet", torch_dtype=dtype)

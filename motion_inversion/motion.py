@@ -129,27 +129,16 @@ class Motion:
             raise
         return path
 
+    @staticmethod
+    def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+        """A motion file's metadata without reading its tensors (cheap: for listings)."""
+        return _read(Path(path), with_tensors=False)[0]
+
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Motion":
         """Read a motion file; anything that is not one raises MotionInversionError naming the file."""
         path = Path(path)
-        if not path.is_file():
-            raise MotionInversionError(f"motion file not found: {path}")
-        try:
-            with safe_open(str(path), framework="pt") as reader:
-                metadata = reader.metadata() or {}
-                tensors = {key: reader.get_tensor(key) for key in reader.keys()}
-        except Exception as error:  # safetensors raises several types for corrupt input
-            raise MotionInversionError(
-                f"{path.name} is not a readable motion file (.safetensors expected): {str(error).splitlines()[0]}"
-            ) from error
-        if metadata.get("format") != FORMAT_NAME:
-            raise MotionInversionError(f"{path.name} is a safetensors file but not a motion-inversion motion")
-        if metadata.get("format_version") != FORMAT_VERSION:
-            raise MotionInversionError(
-                f"{path.name} has motion format version {metadata.get('format_version')!r}; this version of "
-                f"motion-inversion reads version {FORMAT_VERSION}: upgrade motion-inversion"
-            )
+        metadata, tensors = _read(path, with_tensors=True)
         try:
             return cls(
                 embeddings={
@@ -188,3 +177,24 @@ class Motion:
     @property
     def num_parameters(self) -> int:
         return sum(t.numel() for t in self.embeddings.values())
+
+
+def _read(path: Path, with_tensors: bool) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    if not path.is_file():
+        raise MotionInversionError(f"motion file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as reader:
+            metadata = reader.metadata() or {}
+            tensors = {key: reader.get_tensor(key) for key in reader.keys()} if with_tensors else {}
+    except Exception as error:  # safetensors raises several types for corrupt input
+        raise MotionInversionError(
+            f"{path.name} is not a readable motion file (.safetensors expected): {str(error).splitlines()[0]}"
+        ) from error
+    if metadata.get("format") != FORMAT_NAME:
+        raise MotionInversionError(f"{path.name} is a safetensors file but not a motion-inversion motion")
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise MotionInversionError(
+            f"{path.name} has motion format version {metadata.get('format_version')!r}; this version of "
+            f"motion-inversion reads version {FORMAT_VERSION}: upgrade motion-inversion"
+        )
+    return metadata, tensors

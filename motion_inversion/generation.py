@@ -1,0 +1,103 @@
+"""generate(): sample a new video from a prompt, moving like a learned motion (METHOD.md, "Generation recipe").
+
+Without a motion it is the plain base model, the baseline to compare against. With one, the embeddings are installed
+for the call and removed afterwards, with the value mode chosen by the motion type (camera: no value embedding;
+object and hybrid: its frame difference), and the initial latent blends the motion's DDIM-inversion latent with
+fresh noise, z = sqrt(p) z_inv + sqrt(1 - p) eps. When the requested frames or size differ from the motion's, the
+embeddings are resampled (see embeddings.py) and the initial latent is plain noise (the inversion latent describes
+another shape), with a warning.
+"""
+
+import math
+import warnings
+from collections.abc import Callable
+from contextlib import nullcontext
+
+import torch
+
+from .errors import MotionInversionError, MotionInversionWarning
+from .models import VideoModel, unet_forward
+from .motion import Motion
+
+MOTION_TYPES = {"camera": "none", "object": "diff", "hybrid": "diff"}
+# callback(step, total) -> True to stop: generation then raises MotionInversionError (there is no partial video).
+GenerationCallback = Callable[[int, int], bool | None]
+
+
+def initial_latent(
+    shape: tuple[int, ...], generator: torch.Generator, inversion_latent: torch.Tensor | None, noise_prior: float
+) -> torch.Tensor:
+    noise = torch.randn(shape, generator=generator)
+    if inversion_latent is None:
+        return noise
+    if tuple(inversion_latent.shape) != tuple(shape):
+        warnings.warn(
+            f"the motion's inversion latent has shape {tuple(inversion_latent.shape)}, this video needs "
+            f"{tuple(shape)}: starting from plain noise",
+            MotionInversionWarning,
+            stacklevel=3,
+        )
+        return noise
+    return math.sqrt(noise_prior) * inversion_latent.float() + math.sqrt(1 - noise_prior) * noise
+
+
+@torch.no_grad()
+def generate(
+    model: VideoModel,
+    motion: Motion | None = None,
+    prompt: str = "",
+    negative_prompt: str = "",
+    motion_type: str = "object",
+    strength: float = 1.0,
+    seed: int = 0,
+    steps: int | None = None,
+    guidance: float | None = None,
+    num_frames: int | None = None,
+    height: int | None = None,
+    width: int | None = None,
+    noise_prior: float = 0.5,
+    callback: GenerationCallback | None = None,
+) -> torch.Tensor:
+    """A video as uint8 frames (frames, height, width, 3). Unset sizes come from the motion, else the model."""
+    if not prompt or not prompt.strip():
+        raise MotionInversionError("the prompt is empty: describe what the new video should show")
+    if motion_type not in MOTION_TYPES:
+        raise MotionInversionError(f"motion_type must be one of {tuple(MOTION_TYPES)}, got {motion_type!r}")
+    if not 0.0 <= noise_prior <= 1.0:
+        raise MotionInversionError(f"noise_prior must be between 0 and 1, got {noise_prior}")
+    spec = model.spec
+    if motion is not None and motion.base_model != model.name:
+        raise MotionInversionError(
+            f"this motion was learned on '{motion.base_model}', not on '{model.name}': load that base model"
+        )
+    size_source = motion if motion is not None else spec
+    num_frames = num_frames or size_source.num_frames
+    height, width = height or size_source.height, width or size_source.width
+    steps = steps or spec.steps
+    guidance = spec.guidance if guidance is None else guidance
+    latent_height, latent_width = model.latent_size(height, width)
+    if steps < 1:
+        raise MotionInversionError(f"steps must be >= 1, got {steps}")
+
+    generator = torch.Generator().manual_seed(seed)
+    channels = model.unet.config.in_channels
+    shape = (1, channels, num_frames, latent_height, latent_width)
+    latents = initial_latent(shape, generator, motion.inversion_latent if motion else None, noise_prior)
+    latents = latents.to(model.device) * model.scheduler.init_noise_sigma
+
+    use_guidance = guidance > 1.0
+    text = model.encode_text([negative_prompt, prompt] if use_guidance else [prompt])
+    injection = motion.apply(model.unet, MOTION_TYPES[motion_type], strength) if motion is not None else nullcontext()
+    scheduler = model.scheduler
+    scheduler.set_timesteps(steps)
+    with injection:
+        for index, t in enumerate(scheduler.timesteps):
+            model_input = torch.cat([latents] * 2) if use_guidance else latents
+            output = unet_forward(model.unet, model_input.to(model.dtype), t, text).float()
+            if use_guidance:
+                unconditional, conditional = output.chunk(2)
+                output = unconditional + guidance * (conditional - unconditional)
+            latents = scheduler.step(output, t, latents).prev_sample
+            if callback is not None and callback(index + 1, steps):
+                raise MotionInversionError(f"generation stopped at step {index + 1} of {steps}")
+    return model.decode_latents(latents)

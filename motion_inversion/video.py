@@ -1,0 +1,181 @@
+"""Clips in and out: probe and read any video ffmpeg can read, write browser-playable H.264 mp4 and thumbnails.
+
+Reading runs ffmpeg with filters so that only the frames asked for are decoded, already resized: a 4K or ten-minute
+clip never sits in memory whole. ffmpeg honours rotation metadata, decodes variable frame rate and ignores audio.
+Uses the ffmpeg binary of imageio-ffmpeg (shipped with the Python package), so no system ffmpeg is required.
+"""
+
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from .errors import MotionInversionError
+
+FitMode = Literal["crop", "stretch", "pad"]
+FIT_MODES = ("crop", "stretch", "pad")
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    width: int  # as displayed, after rotation
+    height: int
+    fps: float
+    duration: float  # seconds; 0 when the container does not say
+    codec: str
+
+
+@dataclass
+class Clip:
+    frames: np.ndarray  # (frames, height, width, 3) uint8 RGB
+    fps: float
+    source: str = ""
+
+    @property
+    def num_frames(self) -> int:
+        return self.frames.shape[0]
+
+
+def probe_clip(path: str | os.PathLike) -> ClipInfo:
+    """Size, frame rate and duration from the container, without decoding the clip."""
+    import imageio_ffmpeg
+
+    path = Path(path)
+    if not path.is_file():
+        raise MotionInversionError(f"clip not found: {path}")
+    if path.stat().st_size == 0:
+        raise MotionInversionError(f"{path.name} is an empty file, not a video")
+    reader = imageio_ffmpeg.read_frames(str(path))
+    try:
+        meta = next(reader)
+    except (OSError, RuntimeError, StopIteration) as error:
+        raise MotionInversionError(
+            f"{path.name} is not a video ffmpeg can read (upload an mp4, mov, webm, avi or gif)"
+        ) from error
+    finally:
+        reader.close()
+    width, height = meta["source_size"]
+    if int(meta.get("rotate") or 0) % 180 == 90:
+        width, height = height, width
+    duration = meta.get("duration") or 0.0
+    return ClipInfo(width, height, float(meta.get("fps") or 0.0), float(duration), str(meta.get("codec", "")))
+
+
+def _fit_filter(width: int, height: int, fit: str) -> str:
+    if fit == "crop":
+        return f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}"
+    if fit == "stretch":
+        return f"scale={width}:{height}"
+    if fit == "pad":
+        return (
+            f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
+            f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black"
+        )
+    raise MotionInversionError(f"fit must be one of {FIT_MODES}, got {fit!r}")
+
+
+def read_clip(
+    path: str | os.PathLike,
+    num_frames: int,
+    height: int,
+    width: int,
+    start: float = 0.0,
+    fps: float | None = None,
+    stride: int = 1,
+    fit: FitMode = "crop",
+) -> Clip:
+    """Up to `num_frames` frames from `start` seconds, resized to height x width.
+
+    Frames are consecutive by default; `fps` resamples the clip to that frame rate first, `stride` keeps every
+    stride-th frame. Returns fewer frames when the clip is shorter: the caller decides what is enough.
+    """
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    info = probe_clip(path)
+    filters = []
+    if fps:
+        filters.append(f"fps={fps}")
+    if stride > 1:
+        filters.append(f"select=not(mod(n\\,{stride}))")
+    filters += [_fit_filter(width, height, fit), "setsar=1"]
+    command = [ffmpeg_exe(), "-v", "error", "-nostdin"]
+    if start > 0:
+        command += ["-ss", f"{start:.3f}"]
+    command += ["-i", str(path), "-an", "-sn", "-vf", ",".join(filters), "-fps_mode", "passthrough"]
+    command += ["-frames:v", str(num_frames), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    result = subprocess.run(command, capture_output=True)
+    frame_bytes = width * height * 3
+    count = len(result.stdout) // frame_bytes
+    if result.returncode != 0 and count == 0:
+        detail = result.stderr.decode(errors="replace").strip().splitlines()
+        raise MotionInversionError(
+            f"{Path(path).name} could not be decoded ({detail[-1] if detail else 'ffmpeg failed'}): "
+            "the file may be damaged or truncated"
+        )
+    frames = np.frombuffer(result.stdout[: count * frame_bytes], dtype=np.uint8).reshape(count, height, width, 3)
+    clip_fps = (fps or info.fps or 8.0) / stride
+    return Clip(frames=frames.copy(), fps=clip_fps, source=str(path))
+
+
+def _atomic_target(path: Path) -> str:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+        os.close(handle)
+    except OSError as error:
+        raise MotionInversionError(f"cannot write {path}: {error.strerror or error}") from error
+    return temp_name
+
+
+def write_mp4(frames: np.ndarray, path: str | os.PathLike, fps: float = 8.0) -> Path:
+    """H.264 yuv420p mp4 (plays in browsers), written to a temporary file and renamed into place."""
+    frames = np.ascontiguousarray(frames, dtype=np.uint8)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be (frames, height, width, 3) uint8, got shape {frames.shape}")
+    path = Path(path)
+    temp_name = _atomic_target(path)
+    num_frames, height, width, _ = frames.shape
+    command = [
+        ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+        "-s", f"{width}x{height}", "-r", f"{fps}", "-i", "-",
+        "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "medium", "-crf", "18",
+        "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", temp_name,
+    ]  # fmt: skip
+    try:
+        result = subprocess.run(command, input=frames.tobytes(), capture_output=True)
+        if result.returncode != 0:
+            raise MotionInversionError(f"cannot write {path}: {result.stderr.decode(errors='replace').strip()[-200:]}")
+        os.replace(temp_name, path)
+    finally:
+        Path(temp_name).unlink(missing_ok=True)
+    return path
+
+
+def write_thumbnail(frames: np.ndarray, path: str | os.PathLike, max_side: int = 256) -> Path:
+    """A PNG of the middle frame, at most `max_side` pixels on its longer side."""
+    from PIL import Image
+
+    image = Image.fromarray(np.asarray(frames[len(frames) // 2], dtype=np.uint8))
+    image.thumbnail((max_side, max_side))
+    path = Path(path)
+    temp_name = _atomic_target(path)
+    try:
+        image.save(temp_name, format="PNG")
+        os.replace(temp_name, path)
+    except OSError as error:
+        raise MotionInversionError(f"cannot write {path}: {error}") from error
+    finally:
+        Path(temp_name).unlink(missing_ok=True)
+    return path
