@@ -110,7 +110,7 @@ class VideoModel:
         pixels = frames.permute(0, 3, 1, 2).to(self.device, self.dtype) / 127.5 - 1.0  # (f, 3, h, w) in [-1, 1]
         latents = [self.vae.encode(part).latent_dist.mean for part in pixels.split(chunk)]
         latents = torch.cat(latents) * self.vae.config.scaling_factor  # (f, c, h, w)
-        return latents.permute(1, 0, 2, 3)[None]
+        return latents.permute(1, 0, 2, 3)[None].contiguous()  # contiguous: strides change conv kernels' sums
 
     @torch.no_grad()
     def decode_latents(self, latents: torch.Tensor, chunk: int = 8) -> torch.Tensor:

@@ -5,6 +5,7 @@ clip never sits in memory whole. ffmpeg honours rotation metadata, decodes varia
 Uses the ffmpeg binary of imageio-ffmpeg (shipped with the Python package), so no system ffmpeg is required.
 """
 
+import logging
 import os
 import subprocess
 import tempfile
@@ -50,6 +51,8 @@ def probe_clip(path: str | os.PathLike) -> ClipInfo:
     """Size, frame rate and duration from the container, without decoding the clip."""
     import imageio_ffmpeg
 
+    # imageio-ffmpeg logs a warning for every rotated clip; the rotation is expected and handled here.
+    logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
     path = Path(path)
     if not path.is_file():
         raise MotionInversionError(f"clip not found: {path}")
@@ -64,9 +67,7 @@ def probe_clip(path: str | os.PathLike) -> ClipInfo:
         ) from error
     finally:
         reader.close()
-    width, height = meta["source_size"]
-    if int(meta.get("rotate") or 0) % 180 == 90:
-        width, height = height, width
+    width, height = meta["size"]  # as displayed: imageio-ffmpeg applies the rotation metadata
     duration = meta.get("duration") or 0.0
     return ClipInfo(width, height, float(meta.get("fps") or 0.0), float(duration), str(meta.get("codec", "")))
 

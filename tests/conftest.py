@@ -37,3 +37,46 @@ def unet_inputs(num_frames: int = NUM_FRAMES, latent_size=LATENT_SIZE, batch: in
 def run_unet(unet, inputs: dict) -> torch.Tensor:
     with torch.no_grad():
         return unet_forward(unet, inputs["sample"], inputs["timestep"], inputs["encoder_hidden_states"])
+
+
+# -- clips and a tiny pipeline on disk ---------------------------------------------------------------------------------
+import subprocess  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from motion_inversion.video import ffmpeg_exe  # noqa: E402
+
+TINY_SIZE = (32, 32)  # height, width of the tiny pipeline
+TINY_FRAMES = 8
+
+
+def make_clip(path: Path, seconds: float = 2.0, size: str = "64x48", rate: int = 8, extra: list[str] | None = None,
+              source: str = "testsrc") -> Path:  # fmt: skip
+    """A synthetic clip rendered by ffmpeg (moving test pattern); the container follows the file extension."""
+    codec = {".mp4": ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "ultrafast"], ".gif": [],
+             ".webm": ["-c:v", "libvpx-vp9", "-deadline", "realtime"], ".avi": ["-c:v", "mpeg4"],
+             ".mov": ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "ultrafast"]}[path.suffix]  # fmt: skip
+    separator = ":" if "=" in source else "="
+    command = [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"{source}{separator}size={size}:rate={rate}"]
+    command += ["-t", str(seconds), *codec, *(extra or []), str(path)]
+    subprocess.run(command, check=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def clip_path(tmp_path_factory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("clips") / "orbit.mp4")
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline_dir(tmp_path_factory) -> Path:
+    from motion_inversion.tiny import save_tiny_pipeline
+
+    height, width = TINY_SIZE
+    return save_tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny", "unet3d", height, width, TINY_FRAMES)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_pipeline_dir):
+    from motion_inversion import load_model
+
+    return load_model(tiny_pipeline_dir, device="cpu")

@@ -1,0 +1,59 @@
+"""generate() on a tiny pipeline: baseline, motion types, defaults, size changes and refusals."""
+
+import warnings
+
+import pytest
+import torch
+
+from motion_inversion import Motion, MotionInversionError
+from motion_inversion.errors import MotionInversionWarning
+from motion_inversion.generation import generate
+from motion_inversion.inversion import invert
+
+
+@pytest.fixture(scope="module")
+def motion(tiny_model, clip_path) -> Motion:
+    return invert(tiny_model, clip_path, prompt="a test pattern", steps=5, inversion_steps=5)
+
+
+def test_baseline_without_motion(tiny_model):
+    frames = generate(tiny_model, None, "a red circle", steps=2)
+    assert frames.shape == (8, 32, 32, 3) and frames.dtype == torch.uint8
+    assert torch.equal(frames, generate(tiny_model, None, "a red circle", steps=2))  # same seed, same video
+
+
+def test_motion_types_change_the_video(tiny_model, motion):
+    baseline = generate(tiny_model, None, "a blue square", steps=2, noise_prior=0.0)
+    videos = {kind: generate(tiny_model, motion, "a blue square", motion_type=kind, steps=2, noise_prior=0.0)
+              for kind in ("camera", "object", "hybrid")}  # fmt: skip
+    assert all(v.shape == baseline.shape for v in videos.values())
+    assert not torch.equal(videos["object"], baseline)
+    assert torch.equal(videos["object"], videos["hybrid"])  # both use the value frame difference
+    none = generate(tiny_model, motion, "a blue square", strength=0.0, steps=2, noise_prior=0.0)
+    assert torch.equal(none, baseline)
+
+
+def test_inversion_latent_starts_the_sampling(tiny_model, motion):
+    with_prior = generate(tiny_model, motion, "a blue square", steps=2, noise_prior=0.5)
+    without_prior = generate(tiny_model, motion, "a blue square", steps=2, noise_prior=0.0)
+    assert not torch.equal(with_prior, without_prior)
+
+
+def test_other_frame_count_warns_and_uses_noise(tiny_model, motion):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frames = generate(tiny_model, motion, "a blue square", steps=2, num_frames=12, height=48, width=32)
+    assert frames.shape == (12, 48, 32, 3)
+    assert any("starting from plain noise" in str(w.message) for w in caught if w.category is MotionInversionWarning)
+
+
+def test_refusals(tiny_model, motion):
+    with pytest.raises(MotionInversionError, match="the prompt is empty"):
+        generate(tiny_model, motion, "   ")
+    with pytest.raises(MotionInversionError, match="motion_type must be one of"):
+        generate(tiny_model, motion, "a cat", motion_type="zoom")
+    foreign = Motion(**{**motion.__dict__, "base_model": "zeroscope"})
+    with pytest.raises(MotionInversionError, match="learned on 'zeroscope', not on 'tiny-unet3d'"):
+        generate(tiny_model, foreign, "a cat", steps=2)
+    with pytest.raises(MotionInversionError, match="stopped at step 1 of 2"):
+        generate(tiny_model, motion, "a cat", steps=2, callback=lambda step, total: True)
