@@ -39,7 +39,7 @@ def run_unet(unet, inputs: dict) -> torch.Tensor:
         return unet_forward(unet, inputs["sample"], inputs["timestep"], inputs["encoder_hidden_states"])
 
 
-# -- clips and a tiny pipeline on disk ---------------------------------------------------------------------------------
+# -- clips and a tiny pipeline on disk --
 import subprocess  # noqa: E402
 from pathlib import Path  # noqa: E402
 

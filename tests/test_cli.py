@@ -1,0 +1,126 @@
+"""The command line end to end on a tiny pipeline, and its one-line errors for bad input."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import make_clip
+
+from motion_inversion import Motion
+from motion_inversion.cli import main
+from motion_inversion.video import probe_clip, read_clip
+
+
+def run_cli(*args) -> tuple[int, str, str]:
+    """The CLI in a child process, as a user runs it."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-m", "motion_inversion", *map(str, args)], capture_output=True,
+                            text=True, env=env, timeout=300)  # fmt: skip
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_invert_then_generate_then_list(tiny_pipeline_dir, clip_path, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MOTION_LIBRARY", str(tmp_path / "library"))
+    assert main(["invert", str(clip_path), "--model", str(tiny_pipeline_dir), "--steps", "3", "--prompt", "bars"]) == 0
+    saved = tmp_path / "library" / "orbit.safetensors"
+    assert f"saved motion to {saved}" in capsys.readouterr().out
+    motion = Motion.load(saved)
+    assert (motion.steps, motion.prompt, motion.num_frames) == (3, "bars", 8)
+
+    video = tmp_path / "out.mp4"
+    args = ["generate", str(saved), "--prompt", "a blue square", "--model", str(tiny_pipeline_dir)]
+    assert main([*args, "--steps", "2", "--out", str(video), "--motion-type", "camera"]) == 0
+    info = probe_clip(video)
+    assert (info.codec, info.width, info.height) == ("h264", 32, 32)
+    assert read_clip(video, 100, 32, 32).num_frames == 8
+
+    assert main(["list"]) == 0
+    listing = capsys.readouterr().out
+    assert "orbit" in listing and "tiny-unet3d" in listing
+    assert main(["show", str(saved)]) == 0
+    assert "prompt           bars" in capsys.readouterr().out
+
+
+def bad_clips(folder):
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "notes.mp4").write_text("not a video at all\n" * 50)
+    good = make_clip(folder / "good.mp4")
+    (folder / "truncated.mp4").write_bytes(good.read_bytes()[:700])
+    make_clip(folder / "one.mp4", seconds=0.125)
+    return {
+        "empty.mp4": "empty.mp4 is an empty file",
+        "notes.mp4": "notes.mp4 is not a video ffmpeg can read",
+        "truncated.mp4": "truncated.mp4",
+        "one.mp4": "one.mp4 has 1 frame(s); motion inversion needs at least 8",
+    }
+
+
+def test_bad_clips_fail_with_one_line_and_leave_nothing(tiny_pipeline_dir, tmp_path, capsys):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    for name, message in bad_clips(clips).items():
+        code = main(["invert", str(clips / name), "--model", str(tiny_pipeline_dir), "--steps", "1",
+                     "--out", str(out / "m.safetensors")])  # fmt: skip
+        err = capsys.readouterr().err
+        assert code == 2, name
+        assert message in err and "Traceback" not in err, err
+        assert list(out.iterdir()) == []
+
+
+def test_generate_refusals(tiny_pipeline_dir, clip_path, tmp_path, capsys):
+    motion_file = tmp_path / "m.safetensors"
+    assert main(["invert", str(clip_path), "--model", str(tiny_pipeline_dir), "--steps", "1",
+                 "--out", str(motion_file)]) == 0  # fmt: skip
+    capsys.readouterr()
+    base = ["generate", str(motion_file), "--model", str(tiny_pipeline_dir), "--steps", "2"]
+    cases = {
+        "empty prompt": ([*base, "--prompt", " ", "--out", str(tmp_path / "a.mp4")], "the prompt is empty"),
+        "unwritable": ([*base, "--prompt", "x", "--out", str(motion_file / "a.mp4")], "cannot write"),
+    }
+    motion = Motion.load(motion_file)
+    foreign = Motion(**{**motion.__dict__, "base_model": "modelscope"}).save(tmp_path / "foreign.safetensors")
+    foreign_args = ["generate", str(foreign), "--model", str(tiny_pipeline_dir), "--prompt", "x"]
+    cases["other base model"] = (foreign_args, "learned on 'modelscope', not on 'tiny-unet3d'")
+    not_motion = tmp_path / "not.safetensors"
+    not_motion.write_text("hello")
+    cases["not a motion"] = (["generate", str(not_motion), "--prompt", "x"], "not.safetensors is not a readable")
+    for case, (args, message) in cases.items():
+        assert main(args) == 2, case
+        assert message in capsys.readouterr().err, case
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign.safetensors", "m.safetensors", "not.safetensors"]
+
+
+def test_errors_print_no_traceback_in_a_real_process(tmp_path):
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("not a video")
+    code, _, err = run_cli("invert", notes, "--model", tmp_path, "--out", tmp_path / "m.safetensors")
+    assert code == 2
+    assert err.strip().splitlines() == [f"error: {tmp_path} is not a diffusers pipeline folder (no unet/ inside): "
+                                        "pass a folder saved with save_pretrained, a Hub id, or one of zeroscope, "
+                                        "modelscope, animatediff"]  # fmt: skip
+    code, _, err = run_cli("invert", notes, "--model", "zeroscope", "--out", tmp_path / "m.safetensors")
+    assert code == 2 and "weights for model 'zeroscope'" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery")
+def test_ctrl_c_during_inversion_saves_what_was_learned(tiny_pipeline_dir, clip_path, tmp_path):
+    out = tmp_path / "partial.safetensors"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "motion_inversion", "invert", str(clip_path), "--model", str(tiny_pipeline_dir),
+               "--steps", "100000", "--out", str(out)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 120
+    buffer = ""
+    while "loss=" not in buffer and time.time() < deadline:  # tqdm shows a loss once training has begun
+        buffer += process.stderr.read(1)
+    process.send_signal(signal.SIGINT)
+    stdout, _ = process.communicate(timeout=120)
+    assert process.returncode == 0
+    assert "stopped at step" in stdout
+    motion = Motion.load(out)
+    assert 1 <= motion.steps < 100000
