@@ -1,0 +1,106 @@
+"""Inversion speed and memory: seconds per training step, steps per second, peak memory.
+
+    python bench/inversion.py [--repeats N]
+
+(a) the tiny config on CPU, through the real `invert()` (clip decoding, VAE, DDIM inversion and training);
+(b) the ZeroScope UNet architecture (random weights) at 576x320x24, bf16, on CUDA when available: one training step
+    with and without gradient checkpointing, and the embedding-free forward as a reference.
+Prints a markdown table; not a pass/fail test.
+"""
+
+import argparse
+import sys
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+from common import peak_memory_mib, reset_peak, timed, zeroscope_unet
+
+from motion_inversion import inject_motion, load_model
+from motion_inversion.checkpointing import checkpointed_blocks
+from motion_inversion.inversion import invert, motion_loss
+from motion_inversion.models import unet_forward
+from motion_inversion.tiny import save_tiny_pipeline
+from motion_inversion.video import ffmpeg_exe
+
+
+def tiny_cpu_rows(steps: int) -> list[tuple]:
+    import subprocess
+
+    folder = Path(tempfile.mkdtemp())
+    clip = folder / "clip.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=8", "-t", "2",
+                    "-pix_fmt", "yuv420p", str(clip)], check=True)  # fmt: skip
+    model = load_model(save_tiny_pipeline(folder / "tiny", "unet3d", 64, 64, 16), device="cpu")
+    start = time.perf_counter()
+    invert(model, clip, steps=1, inversion_steps=50)
+    setup = time.perf_counter() - start  # clip, VAE, 50 DDIM inversion steps, one training step
+    start = time.perf_counter()
+    invert(model, clip, steps=steps + 1, inversion_steps=50)
+    per_step = (time.perf_counter() - start - setup) / steps
+    label = "tiny (32/64 ch), 64x64x16, CPU fp32, invert()"
+    return [(label, per_step, peak_memory_mib("cpu"), f"setup {setup:.1f} s (decode, VAE, 50 DDIM steps)")]
+
+
+def zeroscope_rows(device: str, repeats: int) -> list[tuple]:
+    dtype = torch.bfloat16
+    unet = zeroscope_unet(dtype, device)
+    latents = torch.randn(1, 4, 24, 40, 72, device=device, dtype=dtype)
+    text = torch.randn(1, 77, 1024, device=device, dtype=dtype)
+    timestep = torch.tensor([500], device=device)
+    rows = []
+
+    def forward_only():
+        with torch.no_grad():
+            unet_forward(unet, latents, timestep, text)
+
+    reset_peak(device)
+    rows.append(("ZeroScope arch, 576x320x24, bf16: forward, no embeddings", timed(forward_only, repeats, device),
+                 peak_memory_mib(device), "reference"))  # fmt: skip
+
+    injection = inject_motion(unet, 24, (40, 72))
+    optimizer = torch.optim.AdamW(injection.parameters(), lr=0.02)
+    for parameter in injection.parameters():
+        parameter.requires_grad_(True)
+
+    def train_step():
+        prediction = unet_forward(unet, latents, timestep, text)
+        loss = motion_loss(prediction.float(), latents.float(), "base", 0)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for checkpointing in (False, True):
+        context = (
+            checkpointed_blocks(unet, [layer.name for layer in injection.layers]) if checkpointing else nullcontext()
+        )
+        with context:
+            reset_peak(device)
+            seconds = timed(train_step, repeats, device)
+        label = f"ZeroScope arch, 576x320x24, bf16: inversion step{' + checkpointing' if checkpointing else ''}"
+        rows.append((label, seconds, peak_memory_mib(device), f"400 steps: {400 * seconds / 60:.1f} min"))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--tiny-steps", type=int, default=10)
+    args = parser.parse_args()
+    rows = tiny_cpu_rows(args.tiny_steps)
+    if torch.cuda.is_available():
+        rows += zeroscope_rows("cuda", args.repeats)
+    else:
+        print("no CUDA device: ZeroScope-architecture rows skipped", file=sys.stderr)
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU, {torch.get_num_threads()} threads"
+    print(f"device: {device}")
+    print("| what | s/step | steps/s | peak memory MiB | note |")
+    print("|---|---|---|---|---|")
+    for label, seconds, memory, note in rows:
+        print(f"| {label} | {seconds:.3f} | {1 / seconds:.2f} | {memory:.0f} | {note} |")
+
+
+if __name__ == "__main__":
+    main()
