@@ -43,3 +43,16 @@ def timed(fn, repeats: int, device: str) -> float:
     if device == "cuda":
         torch.cuda.synchronize()
     return (time.perf_counter() - start) / repeats
+
+
+def report(rows: list[tuple], headers: list[str], title: str = "") -> None:
+    """Print the device and a markdown table (floats with 3 decimals); says why GPU rows are missing on a CPU."""
+    if torch.cuda.is_available():
+        device = torch.cuda.get_device_name()
+    else:
+        device = f"CPU, {torch.get_num_threads()} threads (no CUDA device: ZeroScope-architecture rows skipped)"
+    print(f"device: {device}{title}")
+    print("| " + " | ".join(headers) + " |")
+    print("|" + "---|" * len(headers))
+    for row in rows:
+        print("| " + " | ".join(f"{cell:.3f}" if isinstance(cell, float) else str(cell) for cell in row) + " |")

@@ -8,12 +8,11 @@
 """
 
 import argparse
-import sys
 import tempfile
 import time
 
 import torch
-from common import peak_memory_mib, reset_peak, timed, zeroscope_unet
+from common import peak_memory_mib, report, reset_peak, timed, zeroscope_unet
 
 from motion_inversion import inject_motion, load_model
 from motion_inversion.generation import generate
@@ -73,14 +72,8 @@ def main() -> None:
     rows = tiny_cpu_rows(args.steps)
     if torch.cuda.is_available():
         rows += zeroscope_rows("cuda", args.steps)
-    else:
-        print("no CUDA device: ZeroScope-architecture rows skipped", file=sys.stderr)
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {device}; {args.steps} sampling steps")
-    print("| what | s/step | s/video (UNet) | peak memory MiB |")
-    print("|---|---|---|---|")
-    for label, per_step, per_video, memory in rows:
-        print(f"| {label} | {per_step:.3f} | {per_video:.1f} | {memory:.0f} |")
+    table = [(label, per_step, per_video, round(memory)) for label, per_step, per_video, memory in rows]
+    report(table, ["what", "s/step", "s/video (UNet)", "peak memory MiB"], f"; {args.steps} sampling steps")
 
 
 if __name__ == "__main__":

@@ -9,14 +9,13 @@ Prints a markdown table; not a pass/fail test.
 """
 
 import argparse
-import sys
 import tempfile
 import time
 from contextlib import nullcontext
 from pathlib import Path
 
 import torch
-from common import peak_memory_mib, reset_peak, timed, zeroscope_unet
+from common import peak_memory_mib, report, reset_peak, timed, zeroscope_unet
 
 from motion_inversion import inject_motion, load_model
 from motion_inversion.checkpointing import checkpointed_blocks
@@ -92,14 +91,8 @@ def main() -> None:
     rows = tiny_cpu_rows(args.tiny_steps)
     if torch.cuda.is_available():
         rows += zeroscope_rows("cuda", args.repeats)
-    else:
-        print("no CUDA device: ZeroScope-architecture rows skipped", file=sys.stderr)
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {device}")
-    print("| what | s/step | steps/s | peak memory MiB | note |")
-    print("|---|---|---|---|---|")
-    for label, seconds, memory, note in rows:
-        print(f"| {label} | {seconds:.3f} | {1 / seconds:.2f} | {memory:.0f} | {note} |")
+    table = [(label, seconds, 1 / seconds, round(memory), note) for label, seconds, memory, note in rows]
+    report(table, ["what", "s/step", "steps/s", "peak memory MiB", "note"])
 
 
 if __name__ == "__main__":
