@@ -26,11 +26,13 @@ TEMPORAL_CONTAINERS = {"unet3d": "temp_attentions", "animatediff": "motion_modul
 
 
 def unet_family(unet: nn.Module) -> str:
-    """'unet3d' or 'animatediff', from the modules the UNet holds."""
-    names = {name.split(".")[-2] for name, _ in unet.named_modules() if name.count(".") >= 1}
-    for family, container in TEMPORAL_CONTAINERS.items():
-        if container in names:
-            return family
+    """'unet3d' or 'animatediff', from the UNet's class (cheap: called on every UNet pass)."""
+    from diffusers import UNet3DConditionModel, UNetMotionModel
+
+    if isinstance(unet, UNetMotionModel):
+        return "animatediff"
+    if isinstance(unet, UNet3DConditionModel):
+        return "unet3d"
     raise MotionInversionError(
         f"{type(unet).__name__} has no temporal attention (temp_attentions or motion_modules): "
         "motion inversion needs a video UNet such as ZeroScope's or AnimateDiff's"

@@ -29,7 +29,7 @@ InversionCallback = Callable[[int, int, float], bool | None]
 
 
 def load_reference_clip(
-    model: VideoModel, clip: str | os.PathLike | Clip, num_frames: int, height: int, width: int, **read_options
+    clip: str | os.PathLike | Clip, num_frames: int, height: int, width: int, **read_options
 ) -> Clip:
     """The reference frames at the model's size; a clip shorter than `num_frames` is used at its own length."""
     if not isinstance(clip, Clip):
@@ -128,9 +128,7 @@ def invert(
     num_frames = num_frames or spec.num_frames
     height, width = height or spec.height, width or spec.width
     latent_size = model.latent_size(height, width)
-    reference = load_reference_clip(
-        model, clip, num_frames, height, width, start=start, fps=fps, stride=stride, fit=fit
-    )
+    reference = load_reference_clip(clip, num_frames, height, width, start=start, fps=fps, stride=stride, fit=fit)
     generator = torch.Generator().manual_seed(seed)
     device, dtype = model.device, model.dtype
 

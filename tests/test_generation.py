@@ -28,6 +28,8 @@ def test_motion_types_change_the_video(tiny_model, motion):
               for kind in ("camera", "object", "hybrid")}  # fmt: skip
     assert all(v.shape == baseline.shape for v in videos.values())
     assert not torch.equal(videos["object"], baseline)
+    assert not torch.equal(videos["camera"], baseline)
+    assert not torch.equal(videos["camera"], videos["object"])  # camera drops the value embedding
     assert torch.equal(videos["object"], videos["hybrid"])  # both use the value frame difference
     none = generate(tiny_model, motion, "a blue square", strength=0.0, steps=2, noise_prior=0.0)
     assert torch.equal(none, baseline)
