@@ -52,15 +52,25 @@ def tiny_vae(seed: int = 0):
     )  # fmt: skip
 
 
-def write_tiny_tokenizer(folder: str | Path) -> Path:
-    """A character-level CLIP BPE tokenizer (no merges) written as vocab.json + merges.txt."""
+def write_tiny_tokenizer(folder: str | Path, words: tuple[str, ...] = ()) -> Path:
+    """A small CLIP BPE tokenizer written as vocab.json + merges.txt: single characters, plus one token for each of
+    `words` (built by merging left to right), so those words are one token and any other text still tokenizes."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tokens = ["<|startoftext|>", "<|endoftext|>", "!"]
     for char in TINY_VOCAB_CHARS:
         tokens += [char, char + "</w>"]
-    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
+    merges = []
+    for word in sorted(words, key=len, reverse=True):  # longer words' merges first, so shorter ones cannot split them
+        symbols = list(word[:-1]) + [word[-1] + "</w>"]
+        merged = symbols[0]
+        for symbol in symbols[1:]:
+            if f"{merged} {symbol}" not in merges:
+                merges.append(f"{merged} {symbol}")
+                tokens.append(merged + symbol)
+            merged += symbol
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(dict.fromkeys(tokens))}))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "".join(m + "\n" for m in merges))
     return folder
 
 
