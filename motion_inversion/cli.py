@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .errors import MotionInversionError, MotionInversionWarning
 
-DEFAULT_MODEL = os.environ.get("MOTION_INVERSION_MODEL", "zeroscope")
+DEFAULT_MODEL = os.environ.get("MOTION_INVERSION_MODEL", "toy")
 
 
 def _check_writable(path: Path) -> None:

@@ -57,8 +57,13 @@ def generate(
     width: int | None = None,
     noise_prior: float = 0.5,
     callback: GenerationCallback | None = None,
+    value_mode: str | None = None,
 ) -> torch.Tensor:
-    """A video as uint8 frames (frames, height, width, 3). Unset sizes come from the motion, else the model."""
+    """A video as uint8 frames (frames, height, width, 3). Unset sizes come from the motion, else the model.
+
+    `value_mode` ("full", "none", "diff") overrides the one the motion type picks; for experiments such as the toy
+    evaluation, which compares them.
+    """
     if not prompt or not prompt.strip():
         raise MotionInversionError("the prompt is empty: describe what the new video should show")
     if motion_type not in MOTION_TYPES:
@@ -87,7 +92,8 @@ def generate(
 
     use_guidance = guidance > 1.0
     text = model.encode_text([negative_prompt, prompt] if use_guidance else [prompt])
-    injection = motion.apply(model.unet, MOTION_TYPES[motion_type], strength) if motion is not None else nullcontext()
+    value_mode = value_mode or MOTION_TYPES[motion_type]
+    injection = motion.apply(model.unet, value_mode, strength) if motion is not None else nullcontext()
     scheduler = model.scheduler
     scheduler.set_timesteps(steps)
     with injection:

@@ -1,6 +1,6 @@
 """Base models: the registry of known text-to-video models and `load_model`, which loads one into a `VideoModel`.
 
-A model is named by a registry name (`zeroscope`, `modelscope`, `animatediff`), a Hugging Face Hub id
+A model is named by a registry name (`toy`, `zeroscope`, `modelscope`, `animatediff`), a Hugging Face Hub id
 (`owner/name`, read from the local cache, downloaded when online) or a local diffusers pipeline folder (with
 `vae/`, `text_encoder/`, `tokenizer/`, `unet/`, `scheduler/`). A local folder may carry `motion_inversion.json`
 with its default size, frames, steps, guidance and fps.
@@ -18,6 +18,8 @@ from .errors import MotionInversionError
 from .inject import unet_family
 
 SETTINGS_FILE = "motion_inversion.json"
+# the toy model, trained by `python -m motion_inversion.toy.train`
+TOY_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "toy-model"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,10 @@ class ModelSpec:
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in [
+        ModelSpec(
+            "toy", str(TOY_MODEL_DIR), height=32, width=32, num_frames=8, steps=25, guidance=6.0,
+            description="the project's own tiny text-to-video model of coloured shapes (CPU, offline)",
+        ),
         ModelSpec(
             "zeroscope", "cerspense/zeroscope_v2_576w", height=320, width=576, num_frames=24, steps=30, guidance=12.0,
             description="ZeroScope v2 576w (UNet3DConditionModel), the method's reference model",
@@ -179,6 +185,12 @@ def _spec_for(name_or_path: str | os.PathLike) -> ModelSpec:
 
 
 def _missing_weights_error(spec: ModelSpec, error: Exception) -> MotionInversionError:
+    if Path(spec.source).is_absolute():
+        hint = "python -m motion_inversion.toy.train" if spec.name == "toy" else "save a pipeline there"
+        return MotionInversionError(
+            f"model '{spec.name}' has no complete pipeline folder at {spec.source}: run `{hint}` "
+            f"({type(error).__name__})"
+        )
     repos = " and ".join(r for r in (spec.source, spec.motion_adapter) if r)
     offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
     why = "the Hub is offline (HF_HUB_OFFLINE=1)" if offline else "they could not be downloaded"

@@ -7,7 +7,6 @@ family, frames, pixel and latent size, target blocks, prompt, steps, final loss,
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +17,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from .errors import MotionInversionError
+from .files import atomic_write
 from .inject import MotionInjection, find_temporal_layers, inject_motion, unet_family
 
 FORMAT_NAME = "motion-inversion"
@@ -112,21 +112,11 @@ class Motion:
         tensors = {_EMBEDDING_PREFIX + name: t.detach().cpu().contiguous() for name, t in self.embeddings.items()}
         if self.inversion_latent is not None:
             tensors[_LATENT_KEY] = self.inversion_latent.detach().cpu().contiguous()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            os.close(handle)
-        except OSError as error:
-            raise MotionInversionError(f"cannot write motion to {path}: {error.strerror or error}") from error
-        try:
-            save_file(tensors, temp_name, metadata=self.metadata())
-            os.replace(temp_name, path)
-        except (OSError, SafetensorError) as error:
-            Path(temp_name).unlink(missing_ok=True)
-            raise MotionInversionError(f"cannot write motion to {path}: {error}") from error
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
+        with atomic_write(path, "motion") as temp_name:
+            try:
+                save_file(tensors, temp_name, metadata=self.metadata())
+            except SafetensorError as error:
+                raise MotionInversionError(f"cannot write motion to {path}: {error}") from error
         return path
 
     @staticmethod

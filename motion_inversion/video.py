@@ -8,7 +8,6 @@ Uses the ffmpeg binary of imageio-ffmpeg (shipped with the Python package), so n
 import logging
 import os
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -16,6 +15,7 @@ from typing import Literal
 import numpy as np
 
 from .errors import MotionInversionError
+from .files import atomic_write
 
 FitMode = Literal["crop", "stretch", "pad"]
 FIT_MODES = ("crop", "stretch", "pad")
@@ -130,37 +130,23 @@ def read_clip(
     return Clip(frames=frames.copy(), fps=clip_fps, source=str(path))
 
 
-def _atomic_target(path: Path) -> str:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-        os.close(handle)
-    except OSError as error:
-        raise MotionInversionError(f"cannot write {path}: {error.strerror or error}") from error
-    return temp_name
-
-
 def write_mp4(frames: np.ndarray, path: str | os.PathLike, fps: float = 8.0) -> Path:
     """H.264 yuv420p mp4 (plays in browsers), written to a temporary file and renamed into place."""
     frames = np.ascontiguousarray(frames, dtype=np.uint8)
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be (frames, height, width, 3) uint8, got shape {frames.shape}")
     path = Path(path)
-    temp_name = _atomic_target(path)
     num_frames, height, width, _ = frames.shape
     command = [
         ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
         "-s", f"{width}x{height}", "-r", f"{fps}", "-i", "-",
         "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "medium", "-crf", "18",
-        "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", temp_name,
+        "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4",
     ]  # fmt: skip
-    try:
-        result = subprocess.run(command, input=frames.tobytes(), capture_output=True)
+    with atomic_write(path) as temp_name:
+        result = subprocess.run([*command, temp_name], input=frames.tobytes(), capture_output=True)
         if result.returncode != 0:
             raise MotionInversionError(f"cannot write {path}: {result.stderr.decode(errors='replace').strip()[-200:]}")
-        os.replace(temp_name, path)
-    finally:
-        Path(temp_name).unlink(missing_ok=True)
     return path
 
 
@@ -171,12 +157,6 @@ def write_thumbnail(frames: np.ndarray, path: str | os.PathLike, max_side: int =
     image = Image.fromarray(np.asarray(frames[len(frames) // 2], dtype=np.uint8))
     image.thumbnail((max_side, max_side))
     path = Path(path)
-    temp_name = _atomic_target(path)
-    try:
+    with atomic_write(path) as temp_name:
         image.save(temp_name, format="PNG")
-        os.replace(temp_name, path)
-    except OSError as error:
-        raise MotionInversionError(f"cannot write {path}: {error}") from error
-    finally:
-        Path(temp_name).unlink(missing_ok=True)
     return path

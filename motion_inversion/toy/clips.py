@@ -9,6 +9,7 @@ background has moved in pixels (camera pans move the background and leave the ob
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -108,8 +109,8 @@ def background(rng: np.random.Generator, size: int, camera: np.ndarray) -> np.nd
     grid = (np.arange(size * SUPERSAMPLE) + 0.5) / (size * SUPERSAMPLE)
     y, x = np.meshgrid(grid, grid, indexing="ij")
     level = rng.uniform(0.35, 0.5)
-    waves = [
-        (rng.uniform(0.04, 0.09), rng.uniform(1.5, 3.5) * 2 * math.pi, rng.uniform(0, 2 * math.pi), rng.uniform(0, math.pi))
+    waves = [  # (amplitude, spatial frequency, phase, direction)
+        (rng.uniform(0.04, 0.09), rng.uniform(3, 7) * math.pi, rng.uniform(0, 2 * math.pi), rng.uniform(0, math.pi))
         for _ in range(3)
     ]
     frames = []
@@ -159,3 +160,30 @@ def render(spec: ClipSpec, size: int = SIZE, num_frames: int = NUM_FRAMES) -> To
     area_radius = path[:, 2] * math.sqrt(math.pi)  # sqrt of the area, the same for all three shapes
     trajectory = np.stack([path[:, 0] * size, path[:, 1] * size, area_radius * size], axis=1)
     return ToyClip(spec, frames, trajectory, camera * size)
+
+
+SAMPLES = {  # the ready examples in assets/samples: (file stem, spec)
+    "red-circle-orbit": ClipSpec("circle", "red", "orbit-clockwise", 11),
+    "blue-square-right": ClipSpec("square", "blue", "line-right", 12),
+    "yellow-triangle-zigzag": ClipSpec("triangle", "yellow", "zigzag-right", 13),
+    "green-circle-grow": ClipSpec("circle", "green", "grow", 14),
+    "red-square-pan-left": ClipSpec("square", "red", "pan-left", 15),
+}
+
+
+def write_samples(folder: str | Path) -> list[Path]:
+    """Render the sample clips as mp4 files (8 fps) into `folder`."""
+    from ..video import write_mp4
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return [write_mp4(render(spec).frames, folder / f"{name}.mp4", fps=8) for name, spec in SAMPLES.items()]
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Render the toy world's sample clips as mp4 files.")
+    parser.add_argument("--out", type=Path, default=Path("assets/samples"))
+    for path in write_samples(parser.parse_args().out):
+        print(path)

@@ -26,14 +26,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..models import REGISTRY
 from ..tiny import write_tiny_tokenizer
 from . import clips
 
 WORDS = ("a", *clips.COLOURS, *clips.SHAPES)
 MAX_TOKENS = 16
 TRAIN_SEED = 0  # training clips come from this seed; evaluation uses other seeds (see evaluate.py)
-DEFAULTS = dict(name="toy", height=clips.SIZE, width=clips.SIZE, num_frames=clips.NUM_FRAMES, steps=25, guidance=6.0,
-                fps=8)  # fmt: skip
+SPEC = REGISTRY["toy"]
+DEFAULTS = dict(name=SPEC.name, height=SPEC.height, width=SPEC.width, num_frames=SPEC.num_frames, steps=SPEC.steps,
+                guidance=SPEC.guidance, fps=SPEC.fps)  # fmt: skip
 
 
 def build_vae():
@@ -226,8 +228,8 @@ def main(argv=None) -> None:
         optimizer.step()
         decay = min(0.998, (1 + step) / (10 + step))
         with torch.no_grad():
-            for average, live in zip(ema, (unet, text_encoder)):
-                for p_avg, p in zip(average.parameters(), live.parameters()):
+            for average, live in zip(ema, (unet, text_encoder), strict=True):
+                for p_avg, p in zip(average.parameters(), live.parameters(), strict=True):
                     p_avg.lerp_(p, 1 - decay)
         losses.append(loss.item())
         step += 1
