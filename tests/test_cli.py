@@ -101,8 +101,8 @@ def test_errors_print_no_traceback_in_a_real_process(tmp_path):
     code, _, err = run_cli("invert", notes, "--model", tmp_path, "--out", tmp_path / "m.safetensors")
     assert code == 2
     assert err.strip().splitlines() == [f"error: {tmp_path} is not a diffusers pipeline folder (no unet/ inside): "
-                                        "pass a folder saved with save_pretrained, a Hub id, or one of toy, zeroscope, "
-                                        "modelscope, animatediff"]  # fmt: skip
+                                        "pass a folder saved with save_pretrained, a Hub id, or one of toy, "
+                                        "zeroscope, modelscope, animatediff"]  # fmt: skip
     code, _, err = run_cli("invert", notes, "--model", "zeroscope", "--out", tmp_path / "m.safetensors")
     assert code == 2 and "weights for model 'zeroscope'" in err and "Traceback" not in err
 
