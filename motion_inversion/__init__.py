@@ -1,8 +1,11 @@
 """motion-inversion: learn the motion of a clip as motion embeddings in a frozen text-to-video model, and reuse it."""
 
 from .embeddings import VALUE_MODES
-from .errors import MotionInversionError
+from .errors import MotionInversionError, MotionInversionWarning
+from .generation import generate
 from .inject import MotionInjection, find_temporal_layers, inject_motion, unet_family
+from .inversion import invert
+from .library import MotionLibrary
 from .models import REGISTRY, ModelSpec, VideoModel, load_model
 from .motion import Motion
 from .processor import MotionAttnProcessor
@@ -17,9 +20,13 @@ __all__ = [
     "MotionAttnProcessor",
     "MotionInjection",
     "MotionInversionError",
+    "MotionInversionWarning",
+    "MotionLibrary",
     "VideoModel",
     "find_temporal_layers",
+    "generate",
     "inject_motion",
+    "invert",
     "load_model",
     "unet_family",
 ]

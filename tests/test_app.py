@@ -1,0 +1,186 @@
+"""The Gradio app: its handlers on a tiny model, then the launched app driven through gradio_client."""
+
+import importlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from conftest import TINY_FRAMES, TINY_SIZE, make_clip
+
+from motion_inversion import Motion
+from motion_inversion.video import read_clip
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def app(tiny_pipeline_dir, tmp_path_factory):
+    """app.py on the tiny pipeline, with its library in a temp folder."""
+    os.environ["MOTION_LIBRARY"] = str(tmp_path_factory.mktemp("library"))
+    os.environ["MOTION_INVERSION_MODEL"] = str(tiny_pipeline_dir)
+    module = (
+        importlib.reload(importlib.import_module("app")) if "app" in sys.modules else importlib.import_module("app")
+    )
+    yield module
+    os.environ.pop("MOTION_LIBRARY")
+    os.environ.pop("MOTION_INVERSION_MODEL")
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    from gradio_client import Client
+
+    _, url, _ = app.launch(prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(url, verbose=False)
+    finally:
+        app.demo.close()
+
+
+def decoded_frames(path) -> tuple[int, int, int]:
+    return read_clip(path, 100, *TINY_SIZE).frames.shape[:3]
+
+
+def library_files(app) -> list[str]:
+    return sorted(p.name for p in app.studio.library.folder.iterdir())
+
+
+def test_handlers_learn_into_the_library_then_generate_an_mp4(app, clip_path, tiny_pipeline_dir):
+    request = SimpleNamespace(session_hash="unit")
+    updates = list(app.learn(str(clip_path), "handler test", "", str(tiny_pipeline_dir), 3, "base", 0, request))
+    status = updates[-1][0]
+    assert status.startswith("Saved **handler-test** to the library after 3 steps")
+    assert [step for step, _ in updates[-1][1].itertuples(index=False)] == [1, 2, 3]  # the loss curve
+    entry = app.studio.library.entry("handler-test")
+    assert entry.preview and entry.thumbnail
+    with_motion, without = app.generate("handler-test", "a red circle", "", "object", 1.0, 0, 2, 0, True)
+    assert decoded_frames(with_motion) == decoded_frames(without) == (TINY_FRAMES, *TINY_SIZE)
+
+
+def invert(client, clip, name, steps=3):
+    from gradio_client import handle_file
+
+    return client.submit(handle_file(str(clip)), name, "", os.environ["MOTION_INVERSION_MODEL"], steps, "base", 0,
+                         api_name="/invert")  # fmt: skip
+
+
+def test_invert_list_generate_through_the_api(client, clip_path):
+    status = invert(client, clip_path, "api orbit").result()[0]
+    assert "Saved **api-orbit**" in status
+    listed = {m["name"]: m for m in client.predict(api_name="/list_motions")}
+    assert listed["api-orbit"]["num_frames"] == str(TINY_FRAMES) and listed["api-orbit"]["steps"] == "3"
+    video, baseline = client.predict("api-orbit", "a blue square", "", "camera", 1.0, 7, 2, 0, False,
+                                     api_name="/generate")  # fmt: skip
+    assert decoded_frames(video) == (TINY_FRAMES, *TINY_SIZE) and baseline is None
+
+
+def test_a_second_client_waits_in_the_queue_then_completes(app, client, clip_path):
+    from gradio_client import Client
+    from gradio_client.utils import Status
+
+    other = Client(client.src, verbose=False)
+    first = invert(client, clip_path, "queue first", steps=30)
+    while first.status().code not in (Status.PROCESSING, Status.ITERATING, Status.PROGRESS):
+        time.sleep(0.1)
+    second = other.submit(None, "a green circle", "", "object", 1.0, 1, 2, 0, False, api_name="/generate")
+    seen = set()
+    while not second.done():
+        status = second.status()
+        seen.add(status.code)
+        if status.code == Status.IN_QUEUE:
+            assert not first.done()  # it waits because the first job holds the one GPU slot
+        time.sleep(0.05)
+    assert Status.IN_QUEUE in seen
+    assert "Saved **queue-first**" in first.result()[0]
+    assert decoded_frames(second.result()[0]) == (TINY_FRAMES, *TINY_SIZE)
+
+
+def test_stop_mid_inversion_keeps_a_usable_motion(app, client, clip_path):
+    from gradio_client.utils import Status
+
+    job = invert(client, clip_path, "stopped", steps=2000)
+    while not (job.status().code == Status.ITERATING and len(job.outputs()) >= 2):  # training has started
+        time.sleep(0.1)
+    client.predict(api_name="/stop")
+    status = job.result(timeout=120)[0]
+    assert "stopped early: what was learned so far is kept" in status
+    motion = Motion.load(app.studio.library.entry("stopped").path)
+    assert 1 <= motion.steps < 2000
+    video, _ = client.predict("stopped", "a red circle", "", "object", 1.0, 0, 2, 0, False, api_name="/generate")
+    assert decoded_frames(video) == (TINY_FRAMES, *TINY_SIZE)
+
+
+def assert_refused(call, message: str) -> None:
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=message):
+        call()
+
+
+def test_bad_input_gets_a_readable_message_and_leaves_the_library_alone(app, client, tmp_path):
+    from gradio_client import handle_file
+
+    invert(client, make_clip(tmp_path / "keep.mp4"), "kept").result()
+    before = library_files(app)
+    not_video = tmp_path / "notes.mp4"
+    not_video.write_text("this is a shopping list, not a video")
+    assert_refused(lambda: invert(client, not_video, "bad").result(), "notes.mp4 .*(not a video|could not)")
+    short = make_clip(tmp_path / "short.mp4", seconds=0.5)  # 4 frames
+    assert_refused(lambda: invert(client, short, "short").result(), "short.mp4 has 4 frame.*needs at least 8")
+    foreign = tmp_path / "foreign.safetensors"
+    foreign.write_bytes(b"\x80\x04\x95 a pickle, not a motion")
+    assert_refused(lambda: client.predict(handle_file(str(foreign)), api_name="/import_motion"), "foreign.safetensors")
+    assert_refused(
+        lambda: client.predict("kept", "  ", "", "object", 1.0, 0, 2, 0, False, api_name="/generate"),
+        "the prompt is empty",
+    )
+    assert library_files(app) == before
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(env: dict) -> tuple[subprocess.Popen, str]:
+    """`python app.py` in a subprocess, as a user starts it; returns it once it answers."""
+    from gradio_client import Client
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "app.py"], cwd=ROOT, env={**env, "GRADIO_SERVER_NAME": "127.0.0.1",
+                                                  "GRADIO_SERVER_PORT": str(port)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(600):
+        try:
+            return process, Client(url, verbose=False)
+        except Exception:
+            if process.poll() is not None:
+                raise RuntimeError("app.py exited before serving") from None
+            time.sleep(0.2)
+    process.kill()
+    raise TimeoutError("app.py did not start")
+
+
+def test_the_library_survives_an_app_restart(tiny_pipeline_dir, clip_path, tmp_path):
+    env = {**os.environ, "MOTION_LIBRARY": str(tmp_path / "library"), "MOTION_INVERSION_MODEL": str(tiny_pipeline_dir)}
+    process, client = serve(env)
+    try:
+        assert "Saved **survivor**" in invert(client, clip_path, "survivor").result()[0]
+    finally:
+        process.terminate()
+        process.wait(30)
+    process, client = serve(env)
+    try:
+        assert [m["name"] for m in client.predict(api_name="/list_motions")] == ["survivor"]
+    finally:
+        process.terminate()
+        process.wait(30)

@@ -1,0 +1,99 @@
+"""The motion library: add with previews, rename, delete, import (validated), and it survives a restart."""
+
+import numpy as np
+import pytest
+import torch
+
+from motion_inversion import Motion, MotionInversionError
+from motion_inversion.library import MotionLibrary
+from motion_inversion.video import read_clip
+
+
+def small_motion(base_model: str = "tiny-unet3d") -> Motion:
+    torch.manual_seed(0)
+    return Motion(
+        embeddings={"down_blocks.1.temp_attentions.0.transformer_blocks.0.query_key": torch.randn(8, 64)},
+        base_model=base_model, family="unet3d", num_frames=8, height=32, width=32, latent_height=16,
+        latent_width=16, target_blocks=["down_blocks.1.temp_attentions.0"], steps=3, loss=0.5,
+    )  # fmt: skip
+
+
+def files(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture
+def frames():
+    return np.random.default_rng(0).integers(0, 255, (8, 32, 32, 3), dtype=np.uint8)
+
+
+def test_add_keeps_preview_and_thumbnail_and_sanitises_the_name(tmp_path, frames):
+    library = MotionLibrary(tmp_path / "lib")
+    entry = library.add(small_motion(), "../../etc/My Orbit!", preview_frames=frames)
+    assert entry.name == "My-Orbit" and entry.path.parent == tmp_path / "lib"
+    assert read_clip(entry.preview, 8, 32, 32).frames.shape == (8, 32, 32, 3)
+    assert entry.thumbnail.read_bytes()[:4] == b"\x89PNG"
+    assert library.add(small_motion(), "My Orbit").name == "My-Orbit-2"  # never overwrites
+    assert set(library.names()) == {"My-Orbit", "My-Orbit-2"}
+    assert "tiny-unet3d · 8 frames · 32x32" in entry.summary
+
+
+def test_rename_moves_the_companions_and_refuses_a_taken_name(tmp_path, frames):
+    library = MotionLibrary(tmp_path)
+    library.add(small_motion(), "a", preview_frames=frames)
+    library.add(small_motion(), "b")
+    renamed = library.rename("a", "walk cycle")
+    assert renamed.name == "walk-cycle" and renamed.preview and renamed.thumbnail
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "b.safetensors", "walk-cycle.mp4", "walk-cycle.png", "walk-cycle.safetensors"
+    ]  # fmt: skip
+    before = files(tmp_path)
+    with pytest.raises(MotionInversionError, match="a motion named 'b' already exists"):
+        library.rename("walk-cycle", "b")
+    with pytest.raises(MotionInversionError, match="no motion named 'nope'"):
+        library.rename("nope", "c")
+    assert files(tmp_path) == before
+
+
+def test_delete_removes_everything_of_that_motion_only(tmp_path, frames):
+    library = MotionLibrary(tmp_path)
+    library.add(small_motion(), "a", preview_frames=frames)
+    library.add(small_motion(), "b", preview_frames=frames)
+    library.delete("a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.mp4", "b.png", "b.safetensors"]
+    with pytest.raises(MotionInversionError, match="no motion named '../b'"):
+        library.delete("../b")
+
+
+def test_import_copies_a_motion_bit_identical(tmp_path):
+    source = small_motion().save(tmp_path / "shared.safetensors")
+    library = MotionLibrary(tmp_path / "lib")
+    entry = library.import_file(source)
+    assert entry.name == "shared" and entry.path.read_bytes() == source.read_bytes()
+
+
+@pytest.mark.parametrize("content", [b"", b"not a motion at all", b"\x80\x04\x95pickle"])
+def test_import_refuses_what_is_not_a_motion_and_changes_nothing(tmp_path, content):
+    library = MotionLibrary(tmp_path / "lib")
+    library.add(small_motion(), "kept")
+    before = files(library.folder)
+    bad = tmp_path / "evil.safetensors"
+    bad.write_bytes(content)
+    with pytest.raises(MotionInversionError, match="evil.safetensors"):
+        library.import_file(bad)
+    assert files(library.folder) == before
+
+
+def test_the_library_survives_a_restart(tmp_path, frames):
+    MotionLibrary(tmp_path).add(small_motion(), "orbit", preview_frames=frames)
+    reopened = MotionLibrary(tmp_path)  # a new process sees the same folder
+    assert reopened.names() == ["orbit"]
+    assert torch.equal(
+        reopened.load("orbit").embeddings["down_blocks.1.temp_attentions.0.transformer_blocks.0.query_key"],
+        small_motion().embeddings["down_blocks.1.temp_attentions.0.transformer_blocks.0.query_key"],
+    )
+
+
+def test_default_folder_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOTION_LIBRARY", str(tmp_path / "mine"))
+    assert MotionLibrary().folder == tmp_path / "mine"
