@@ -85,7 +85,9 @@ def list_motions() -> list[dict]:
 
 # -- learning ---------------------------------------------------------------------------------------------------------
 def loss_frame(history: list[tuple[int, float]]) -> pd.DataFrame:
-    return pd.DataFrame(history, columns=["step", "loss"])
+    steps, losses = zip(*history, strict=True) if history else ((), ())
+    # explicit dtypes: an empty frame would otherwise be "object" and plot as categories
+    return pd.DataFrame({"step": pd.Series(steps, dtype="int64"), "loss": pd.Series(losses, dtype="float64")})
 
 
 @gpu
@@ -214,12 +216,19 @@ with gr.Blocks(title="motion-inversion") as demo:
         gr.Markdown("## 1. Learn a motion")
         with gr.Row():
             with gr.Column():
-                clip = gr.Video(label="Clip to learn from (trim it in the player)", sources=["upload"], height=260)
+                clip = gr.Video(
+                    label="Clip to learn from (trim it in the player)",
+                    sources=["upload"],
+                    height=260,
+                    elem_id="learn-clip",
+                )
                 samples = sorted(str(p) for p in (ASSETS / "samples").glob("*.mp4"))
                 if samples:
                     gr.Examples([[p] for p in samples], inputs=[clip], label="Sample clips")
             with gr.Column():
-                motion_name = gr.Textbox(label="Name in the library", placeholder="default: the clip's file name")
+                motion_name = gr.Textbox(
+                    label="Name in the library", placeholder="default: the clip's file name", elem_id="learn-name"
+                )
                 caption = gr.Textbox(label="Caption (optional)", placeholder="what the clip shows, e.g. a red circle")
                 model_choice = gr.Dropdown(
                     list(dict.fromkeys([*REGISTRY, DEFAULT_MODEL])), value=DEFAULT_MODEL, label="Base model",
@@ -229,18 +238,26 @@ with gr.Blocks(title="motion-inversion") as demo:
                 )  # fmt: skip
                 with gr.Accordion("Advanced", open=False):
                     steps = gr.Slider(1, MAX_STEPS, value=DEFAULT_STEPS.get(DEFAULT_MODEL, 400), step=1,
-                                      label="Training steps")  # fmt: skip
+                                      label="Training steps", elem_id="learn-steps")  # fmt: skip
                     loss = gr.Radio(["base", "debiased"], value="base", label="Loss")
                     learn_seed = gr.Number(value=0, precision=0, label="Seed")
                 with gr.Row():
                     start_button = gr.Button("Start learning", variant="primary")
                     stop_button = gr.Button("Stop")
-                learn_status = gr.Markdown()
+                learn_status = gr.Markdown(elem_id="learn-status")
                 loss_plot = gr.LinePlot(loss_frame([]), x="step", y="loss", title="Loss", height=200)
 
     with gr.Group():
         gr.Markdown("## 2. Library")
-        gallery = gr.Gallery(gallery_items(), label="Saved motions", columns=6, height=220, allow_preview=False)
+        gallery = gr.Gallery(
+            gallery_items(),
+            label="Saved motions",
+            columns=6,
+            height=220,
+            allow_preview=False,
+            object_fit="contain",
+            elem_id="library-gallery",
+        )
         with gr.Row():
             with gr.Column():
                 library_choice = gr.Dropdown(studio.library.names(), label="Motion", interactive=True)
@@ -262,7 +279,7 @@ with gr.Blocks(title="motion-inversion") as demo:
         with gr.Row():
             with gr.Column():
                 generate_choice = gr.Dropdown([NO_MOTION, *studio.library.names()], value=NO_MOTION, label="Motion")
-                prompt = gr.Textbox(label="Prompt", placeholder="e.g. a blue square")
+                prompt = gr.Textbox(label="Prompt", placeholder="e.g. a blue square", elem_id="generate-prompt")
                 negative_prompt = gr.Textbox(label="Negative prompt")
                 motion_type = gr.Radio(
                     list(MOTION_TYPE_HELP), value="object", label="Motion type",
@@ -273,12 +290,14 @@ with gr.Blocks(title="motion-inversion") as demo:
                     seed = gr.Number(value=0, precision=0, label="Seed", scale=3)
                     randomise = gr.Button("🎲 Randomise", scale=1)
                 with gr.Accordion("Advanced", open=False):
-                    sample_steps = gr.Number(value=0, precision=0, label="Sampling steps (0: the model's default)")
+                    sample_steps = gr.Number(
+                        value=0, precision=0, label="Sampling steps (0: the model's default)", elem_id="generate-steps"
+                    )
                     guidance = gr.Number(value=0, label="Guidance (0: the model's default)")
                 compare = gr.Checkbox(label="Also generate without the motion (same seed), side by side")
                 generate_button = gr.Button("Generate", variant="primary")
             with gr.Column():
-                video = gr.Video(label="With the motion", interactive=False, height=260)
+                video = gr.Video(label="With the motion", interactive=False, height=260, elem_id="generated-video")
                 baseline_video = gr.Video(label="Without the motion", interactive=False, height=260)
 
     library_outputs = [gallery, library_choice, generate_choice]

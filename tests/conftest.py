@@ -80,3 +80,38 @@ def tiny_model(tiny_pipeline_dir):
     from motion_inversion import load_model
 
     return load_model(tiny_pipeline_dir, device="cpu")
+
+
+# -- the app --
+import importlib  # noqa: E402
+import sys  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def app(tiny_pipeline_dir, tmp_path_factory):
+    """app.py on the tiny pipeline, with its library in a temp folder."""
+    os.environ["MOTION_LIBRARY"] = str(tmp_path_factory.mktemp("library"))
+    os.environ["MOTION_INVERSION_MODEL"] = str(tiny_pipeline_dir)
+    module = (
+        importlib.reload(importlib.import_module("app")) if "app" in sys.modules else importlib.import_module("app")
+    )
+    yield module
+    os.environ.pop("MOTION_LIBRARY")
+    os.environ.pop("MOTION_INVERSION_MODEL")
+
+
+@pytest.fixture(scope="module")
+def app_url(app):
+    """The app launched on a free local port."""
+    _, url, _ = app.launch(prevent_thread_lock=True, quiet=True)
+    try:
+        yield url
+    finally:
+        app.demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)

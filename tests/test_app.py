@@ -1,6 +1,5 @@
 """The Gradio app: its handlers on a tiny model, then the launched app driven through gradio_client."""
 
-import importlib
 import os
 import socket
 import subprocess
@@ -16,30 +15,6 @@ from motion_inversion import Motion
 from motion_inversion.video import read_clip
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def app(tiny_pipeline_dir, tmp_path_factory):
-    """app.py on the tiny pipeline, with its library in a temp folder."""
-    os.environ["MOTION_LIBRARY"] = str(tmp_path_factory.mktemp("library"))
-    os.environ["MOTION_INVERSION_MODEL"] = str(tiny_pipeline_dir)
-    module = (
-        importlib.reload(importlib.import_module("app")) if "app" in sys.modules else importlib.import_module("app")
-    )
-    yield module
-    os.environ.pop("MOTION_LIBRARY")
-    os.environ.pop("MOTION_INVERSION_MODEL")
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    from gradio_client import Client
-
-    _, url, _ = app.launch(prevent_thread_lock=True, quiet=True)
-    try:
-        yield Client(url, verbose=False)
-    finally:
-        app.demo.close()
 
 
 def decoded_frames(path) -> tuple[int, int, int]:
