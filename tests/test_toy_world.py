@@ -1,0 +1,82 @@
+"""The toy world without its model: clips, ground truth, the tracker and the fidelity score."""
+
+import numpy as np
+import pytest
+
+from motion_inversion.tiny import write_tiny_tokenizer
+from motion_inversion.toy import clips, tracker
+from motion_inversion.toy.evaluate import EVAL_SEED, reference_specs
+from motion_inversion.toy.train import TRAIN_SEED, WORDS, build_tokenizer
+
+
+def test_a_spec_renders_the_same_clip_every_time():
+    spec = clips.ClipSpec("triangle", "yellow", "orbit-clockwise", 5)
+    first, second = clips.render(spec), clips.render(spec)
+    assert first.frames.shape == (clips.NUM_FRAMES, clips.SIZE, clips.SIZE, 3) and first.frames.dtype == np.uint8
+    assert np.array_equal(first.frames, second.frames) and first.caption == "a yellow triangle"
+    assert not np.array_equal(
+        first.frames, clips.render(clips.ClipSpec("triangle", "yellow", "orbit-clockwise", 6)).frames
+    )
+
+
+@pytest.mark.parametrize("kind", [k for k in clips.KINDS if not k.startswith("pan-")])
+def test_the_tracker_recovers_the_ground_truth_trajectory(kind):
+    for shape, colour in [("circle", "red"), ("square", "blue"), ("triangle", "green")]:
+        clip = clips.render(clips.ClipSpec(shape, colour, kind, 3))
+        found = tracker.track(clip.frames)
+        assert found.colour == colour and found.found.all()
+        assert np.abs(found.trajectory[:, :2] - clip.trajectory[:, :2]).max() < 0.75  # pixels
+        assert tracker.motion_fidelity(clip.trajectory, found.trajectory) > 0.85
+
+
+@pytest.mark.parametrize("direction", ["left", "up-right", "down"])
+def test_camera_pans_move_the_background_and_leave_the_object(direction):
+    clip = clips.render(clips.ClipSpec("square", "yellow", f"pan-{direction}", 8))
+    assert np.ptp(clip.trajectory, axis=0).max() == 0  # the object stays put
+    shifts = tracker.camera_shifts(clip.frames)
+    assert np.abs(shifts - np.diff(clip.camera, axis=0)).mean() < 0.5
+    generated = np.concatenate([[[0, 0]], np.cumsum(shifts, axis=0)])
+    assert tracker.motion_fidelity(clip.camera, generated) > 0.95
+
+
+def test_fidelity_is_one_for_the_same_motion_and_minus_one_for_the_opposite():
+    right = clips.render(clips.ClipSpec("circle", "red", "line-right", 1)).trajectory
+    left = clips.render(clips.ClipSpec("circle", "red", "line-left", 1)).trajectory
+    up = clips.render(clips.ClipSpec("circle", "red", "line-up", 1)).trajectory
+    assert tracker.motion_fidelity(right, right) == pytest.approx(1.0)
+    assert tracker.motion_fidelity(right, left) < -0.95
+    assert abs(tracker.motion_fidelity(right, up)) < 0.2
+    assert tracker.motion_fidelity(right, np.full_like(right, np.nan)) == 0.0  # nothing found: no credit
+
+
+def test_no_object_is_found_in_a_grey_clip():
+    grey = np.full((8, 32, 32, 3), 120, dtype=np.uint8)
+    assert tracker.dominant_colour(grey) is None and not tracker.track(grey).found.any()
+
+
+def test_evaluation_references_are_never_training_clips():
+    training = set(clips.sample_specs(12000, TRAIN_SEED))
+    references = reference_specs(14, 4, EVAL_SEED)
+    assert {s.kind for s in references} >= set(clips.KINDS) - {k for k in clips.KINDS if k.startswith("pan-")}
+    assert not training & set(references)
+    assert not {s.seed for s in training} & {s.seed for s in references}
+
+
+def test_caption_words_are_single_tokens(tmp_path):
+    tokenizer = build_tokenizer(tmp_path)
+    for word in WORDS:
+        assert len(tokenizer.tokenize(word)) == 1, word
+    assert tokenizer.tokenize("a tank")[0] == "a</w>"  # unknown words still tokenize, letter by letter
+    write_tiny_tokenizer(tmp_path / "plain")  # no words: a character tokenizer, as the tiny test models use
+    assert (tmp_path / "plain" / "merges.txt").read_text() == "#version: 0.2\n"
+
+
+def test_sample_clips_are_written_as_playable_mp4(tmp_path):
+    from motion_inversion.video import read_clip
+
+    paths = clips.write_samples(tmp_path)
+    assert {p.stem for p in paths} == set(clips.SAMPLES)
+    for path, spec in zip(paths, clips.SAMPLES.values(), strict=True):
+        clip = read_clip(path, clips.NUM_FRAMES, clips.SIZE, clips.SIZE)
+        assert clip.frames.shape == (clips.NUM_FRAMES, clips.SIZE, clips.SIZE, 3)
+        assert tracker.dominant_colour(clip.frames) == spec.colour
