@@ -2,7 +2,8 @@
 
     python bench/generation.py [--steps 30]
 
-(a) the tiny config on CPU through the real `generate()` (with a motion, classifier-free guidance, VAE decode);
+(a) the tiny config and the shipped toy model on CPU through the real `generate()` (with a motion,
+    classifier-free guidance, VAE decode);
 (b) the ZeroScope UNet architecture (random weights) at 576x320x24, bf16, on CUDA when available: the guided UNet
     passes of a 30-step sampling loop, with motion embeddings installed (value mode diff) and without.
 """
@@ -41,6 +42,17 @@ def tiny_cpu_rows(steps: int) -> list[tuple]:
     return rows
 
 
+def toy_rows() -> list[tuple]:
+    """The shipped toy model at its defaults (25 steps, guidance): one whole video, as the app makes it."""
+    model = load_model("toy", device="cpu")
+    steps = model.spec.steps
+    start = time.perf_counter()
+    generate(model, None, "a red circle")
+    seconds = time.perf_counter() - start
+    return [(f"toy model, 32x32x8, CPU fp32, generate() ({steps} steps)", seconds / steps, seconds,
+             peak_memory_mib("cpu"))]  # fmt: skip
+
+
 def zeroscope_rows(device: str, steps: int) -> list[tuple]:
     dtype = torch.bfloat16
     unet = zeroscope_unet(dtype, device)
@@ -69,7 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=30)
     args = parser.parse_args()
-    rows = tiny_cpu_rows(args.steps)
+    rows = tiny_cpu_rows(args.steps) + toy_rows()
     if torch.cuda.is_available():
         rows += zeroscope_rows("cuda", args.steps)
     table = [(label, per_step, per_video, round(memory)) for label, per_step, per_video, memory in rows]

@@ -2,7 +2,8 @@
 
     python bench/inversion.py [--repeats N]
 
-(a) the tiny config on CPU, through the real `invert()` (clip decoding, VAE, DDIM inversion and training);
+(a) the tiny config and the shipped toy model on CPU, through the real `invert()` (clip decoding, VAE, DDIM
+    inversion and training);
 (b) the ZeroScope UNet architecture (random weights) at 576x320x24, bf16, on CUDA when available: one training step
     with and without gradient checkpointing, and the embedding-free forward as a reference.
 Prints a markdown table; not a pass/fail test.
@@ -41,6 +42,17 @@ def tiny_cpu_rows(steps: int) -> list[tuple]:
     per_step = (time.perf_counter() - start - setup) / steps
     label = "tiny (32/64 ch), 64x64x16, CPU fp32, invert()"
     return [(label, per_step, peak_memory_mib("cpu"), f"setup {setup:.1f} s (decode, VAE, 50 DDIM steps)")]
+
+
+def toy_rows(steps: int) -> list[tuple]:
+    """The shipped toy model, as the app runs it by default: a sample clip, `steps` training steps, end to end."""
+    model = load_model("toy", device="cpu")
+    clip = Path(__file__).resolve().parent.parent / "assets" / "samples" / "blue-square-right.mp4"
+    start = time.perf_counter()
+    invert(model, clip, steps=steps)
+    total = time.perf_counter() - start
+    label = f"toy model, 32x32x8, CPU fp32, invert() {steps} steps end to end"
+    return [(label, total / steps, peak_memory_mib("cpu"), f"total {total:.0f} s (incl. decode, VAE, DDIM inversion)")]
 
 
 def zeroscope_rows(device: str, repeats: int) -> list[tuple]:
@@ -87,8 +99,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--tiny-steps", type=int, default=10)
+    parser.add_argument("--toy-steps", type=int, default=200)
     args = parser.parse_args()
-    rows = tiny_cpu_rows(args.tiny_steps)
+    rows = tiny_cpu_rows(args.tiny_steps) + toy_rows(args.toy_steps)
     if torch.cuda.is_available():
         rows += zeroscope_rows("cuda", args.repeats)
     table = [(label, seconds, 1 / seconds, round(memory), note) for label, seconds, memory, note in rows]

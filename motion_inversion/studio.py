@@ -28,8 +28,10 @@ MOTION_TYPE_HELP = {
 
 
 class Studio:
-    def __init__(self, library: MotionLibrary | None = None, device=None, dtype=None):
+    def __init__(self, library: MotionLibrary | None = None, device=None, dtype=None,
+                 max_clip_seconds: float = MAX_CLIP_SECONDS):  # fmt: skip
         self.library = library or MotionLibrary()
+        self.max_clip_seconds = max_clip_seconds
         self.device, self.dtype = device, dtype
         self._model: VideoModel | None = None
         self._model_key = ""
@@ -63,10 +65,10 @@ class Studio:
             raise MotionInversionError("no clip: upload a short video first")
         path = Path(clip_path)
         info = probe_clip(path)  # raises a clear error for non-videos and damaged files
-        if info.duration > MAX_CLIP_SECONDS:
+        if info.duration > self.max_clip_seconds:
             raise MotionInversionError(
-                f"{path.name} lasts {info.duration:.0f} s; clips of at most {MAX_CLIP_SECONDS:.0f} s are accepted: "
-                "trim it to the part whose motion you want"
+                f"{path.name} lasts {info.duration:.0f} s; clips of at most {self.max_clip_seconds:.0f} s are "
+                "accepted: trim it to the part whose motion you want"
             )
         return path
 

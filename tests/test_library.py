@@ -97,3 +97,17 @@ def test_the_library_survives_a_restart(tmp_path, frames):
 def test_default_folder_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("MOTION_LIBRARY", str(tmp_path / "mine"))
     assert MotionLibrary().folder == tmp_path / "mine"
+
+
+def test_the_studio_refuses_an_over_long_clip_before_loading_a_model(tmp_path):
+    from conftest import make_clip
+
+    from motion_inversion.studio import Studio
+
+    studio = Studio(MotionLibrary(tmp_path / "lib"), max_clip_seconds=2)
+    long_clip = make_clip(tmp_path / "long.mp4", seconds=5)
+    with pytest.raises(MotionInversionError, match=r"long.mp4 lasts 5 s; clips of at most 2 s are accepted: trim it"):
+        studio.learn(long_clip, model_name="no-such-model-would-be-loaded")
+    with pytest.raises(MotionInversionError, match="no clip: upload a short video first"):
+        studio.check_clip(None)
+    assert not (tmp_path / "lib").exists() or not any((tmp_path / "lib").iterdir())

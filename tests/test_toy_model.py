@@ -1,0 +1,50 @@
+"""The shipped toy model (assets/toy-model): it loads offline like any pipeline, draws what the prompt asks for, and
+a motion learned from a sample clip moves a new object the way the reference moved."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from motion_inversion import generate, invert, load_model
+from motion_inversion.models import REGISTRY
+from motion_inversion.toy import clips, tracker
+
+SAMPLES = Path(__file__).resolve().parent.parent / "assets" / "samples"
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return load_model("toy", device="cpu")
+
+
+def test_the_toy_model_is_a_small_diffusers_pipeline_folder(toy):
+    folder = Path(REGISTRY["toy"].source)
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    assert size <= 25 * 2**20
+    assert {type(m).__name__ for m in (toy.vae, toy.text_encoder, toy.unet, toy.scheduler)} == {
+        "AutoencoderKL", "CLIPTextModel", "UNet3DConditionModel", "DDIMScheduler"
+    }  # fmt: skip
+    assert (toy.spec.height, toy.spec.width, toy.spec.num_frames) == (clips.SIZE, clips.SIZE, clips.NUM_FRAMES)
+
+
+@pytest.mark.parametrize("colour", list(clips.COLOURS))
+def test_the_toy_model_draws_an_object_of_the_prompted_colour(toy, colour):
+    frames = generate(toy, None, f"a {colour} circle", seed=0).numpy()
+    assert frames.shape == (clips.NUM_FRAMES, clips.SIZE, clips.SIZE, 3)
+    assert tracker.dominant_colour(frames) == colour
+    assert tracker.track(frames, colour).found_fraction >= 0.75
+
+
+def test_a_learned_motion_moves_a_new_object_like_the_reference(toy):
+    spec = clips.SAMPLES["blue-square-right"]
+    reference = clips.render(spec).trajectory
+    motion = invert(toy, SAMPLES / "blue-square-right.mp4", prompt=spec.caption, steps=80, seed=0)
+    with_motion, without = [], []
+    for seed in range(3):
+        moved = generate(toy, motion, "a red circle", motion_type="object", seed=seed).numpy()
+        plain = generate(toy, None, "a red circle", seed=seed).numpy()
+        assert tracker.dominant_colour(moved) == "red"  # the prompt's look, not the reference's blue
+        with_motion.append(tracker.motion_fidelity(reference, tracker.track(moved, "red").trajectory))
+        without.append(tracker.motion_fidelity(reference, tracker.track(plain, "red").trajectory))
+    assert np.mean(with_motion) >= 0.6 and np.mean(with_motion) - np.mean(without) >= 0.3, (with_motion, without)
