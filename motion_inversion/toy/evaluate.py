@@ -8,9 +8,10 @@ shapes in other colours with it, track the generated object by the prompt's colo
 - motion fidelity: the cosine of the reference's and the generated frame-to-frame displacements (x, y, size; for
   camera pans, the background's shift), in the spirit of METHOD.md's tracklet score;
 - appearance accuracy: the generated object has the prompt's colour (not the reference's);
-for the plain model (no motion, the baseline) and three ways of applying the motion: query-key only (the value
-embedding off: "camera" mode), the full value embedding, and its frame difference ("object" mode). The same seed is
-used for every variant of a case, so they differ only in the motion.
+for the plain model (no motion, the baseline), the motion's inversion latent alone (blended into the initial noise,
+embeddings at strength 0: what the latent prior contributes by itself) and three ways of applying the embeddings:
+query-key only (the value embedding off: "camera" mode), the full value embedding, and its frame difference
+("object" mode). The same seed is used for every variant of a case, so they differ only in the motion.
 """
 
 import argparse
@@ -28,7 +29,13 @@ from ..video import Clip
 from . import clips, tracker
 
 EVAL_SEED = 1_000_003  # training clips come from seed 0 (train.py): these specs are never trained on
-VARIANTS = {"no motion (baseline)": None, "query-key only": "none", "full value": "full", "value diff": "diff"}
+VARIANTS = {  # how the learned motion is applied: None = not at all; else (value mode, strength)
+    "no motion (baseline)": None,
+    "inversion latent only": ("none", 0.0),  # strength 0: embeddings off, the initial latent still blended
+    "query-key only": ("none", 1.0),
+    "full value": ("full", 1.0),
+    "value diff": ("diff", 1.0),
+}
 OBJECT_KINDS = tuple(kind for kind in clips.KINDS if not kind.startswith("pan-"))
 PAN_KINDS = tuple(kind for kind in clips.KINDS if kind.startswith("pan-"))
 
@@ -109,9 +116,10 @@ def evaluate(
         motion = invert(model, clip, prompt=reference.caption, steps=steps, seed=index)
         for prompt, colour in other_prompts(spec, prompts_per_clip, rng):
             case = Case(reference, prompt, colour, seed=len(cases))
-            for variant, value_mode in VARIANTS.items():
+            for variant, how in VARIANTS.items():
+                value_mode, strength = how or (None, 1.0)
                 frames = generate(
-                    model, motion if value_mode else None, prompt, seed=case.seed, value_mode=value_mode
+                    model, motion if how else None, prompt, seed=case.seed, value_mode=value_mode, strength=strength
                 ).numpy()  # fmt: skip
                 measure(case, variant, frames)
             cases.append(case)
@@ -149,8 +157,9 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-PLOT_COLOURS = {"reference": (255, 255, 255), "no motion (baseline)": (150, 150, 150), "query-key only": (255, 160, 0),
-                "full value": (230, 60, 230), "value diff": (0, 220, 230)}  # fmt: skip
+PLOT_COLOURS = {"reference": (255, 255, 255), "no motion (baseline)": (150, 150, 150),
+                "inversion latent only": (90, 90, 255), "query-key only": (255, 160, 0), "full value": (230, 60, 230),
+                "value diff": (0, 220, 230)}  # fmt: skip
 
 
 def plot(cases: list[Case], path: Path, scale: int = 5) -> None:
@@ -188,7 +197,7 @@ def report(rows: list[dict], accuracy: tuple[float, float], settings: str, secon
         f"Produced by `python -m motion_inversion.toy.evaluate {settings}` ({seconds / 60:.1f} minutes). Method and "
         "metrics: `motion_inversion/toy/evaluate.py`; the model: `assets/toy-model/training.json`.",
         "",
-        f"Plain toy model, every caption, 2 seeds: prompt-colour accuracy **{accuracy[0]:.0%}**, object found in "
+        f"The plain model (no motion), every toy caption, 2 seeds: prompt-colour accuracy **{accuracy[0]:.0%}**, object found in "
         f"{accuracy[1]:.0%} of frames.",
         "",
         table(rows),
