@@ -197,8 +197,8 @@ def report(rows: list[dict], accuracy: tuple[float, float], settings: str, secon
         f"Produced by `python -m motion_inversion.toy.evaluate {settings}` ({seconds / 60:.1f} minutes). Method and "
         "metrics: `motion_inversion/toy/evaluate.py`; the model: `assets/toy-model/training.json`.",
         "",
-        f"The plain model (no motion), every toy caption, 2 seeds: prompt-colour accuracy **{accuracy[0]:.0%}**, object found in "
-        f"{accuracy[1]:.0%} of frames.",
+        f"The plain model (no motion), every toy caption, 2 seeds: prompt-colour accuracy **{accuracy[0]:.0%}**, "
+        f"object found in {accuracy[1]:.0%} of frames.",
         "",
         table(rows),
         "",
