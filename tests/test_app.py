@@ -114,6 +114,11 @@ def test_bad_input_gets_a_readable_message_and_leaves_the_library_alone(app, cli
         lambda: client.predict("kept", "  ", "", "object", 1.0, 0, 2, 0, False, api_name="/generate"),
         "the prompt is empty",
     )
+    assert_refused(  # a real model whose weights are not here: says so, with what to do
+        lambda: client.predict(handle_file(str(tmp_path / "keep.mp4")), "z", "", "zeroscope", 3, "base", 0,
+                               api_name="/invert"),
+        "weights for model 'zeroscope' .* run `hf download",
+    )  # fmt: skip
     assert library_files(app) == before
 
 
