@@ -114,24 +114,25 @@ def learn(clip, name, caption, model_name, steps, loss, seed, request: gr.Reques
     threading.Thread(target=work, daemon=True).start()
     history, started, total = [], time.time(), int(steps)
     yield f"Loading **{model_name}** and reading the clip…", loss_frame(history), gr.skip(), gr.skip(), gr.skip()
-    finished = False
+    first_step_at, finished = None, False
     while not finished:
-        item = updates.get()
-        while True:  # take every step that arrived meanwhile, then show the newest
+        items = [updates.get()]
+        time.sleep(0.25)  # at most a few page updates per second, however fast the steps are
+        while not updates.empty():
+            items.append(updates.get_nowait())
+        for item in items:
             if item is None:
                 finished = True
-                break
-            step, total, value = item
-            history.append((step, value))
-            try:
-                item = updates.get(timeout=0.4)
-            except queue.Empty:
-                break
+            else:
+                step, total, value = item
+                history.append((step, value))
+                first_step_at = first_step_at or (time.time(), step)
         if history and not finished:
             step = history[-1][0]
             progress((step, total), desc="learning the motion", unit="steps")
-            rate = (time.time() - started) / step
-            status = f"step {step} / {total} · loss {history[-1][1]:.4f} · about {rate * (total - step):.0f} s left"
+            seconds_per_step = (time.time() - first_step_at[0]) / max(step - first_step_at[1], 1)
+            left = seconds_per_step * (total - step)
+            status = f"step {step} / {total} · loss {history[-1][1]:.4f} · about {left:.0f} s left"
             yield status, loss_frame(history), gr.skip(), gr.skip(), gr.skip()
     if "error" in outcome:
         if isinstance(outcome["error"], MotionInversionError):
