@@ -41,13 +41,20 @@ def _notes_to_stderr():
 def _invert(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from .inversion import invert
-    from .library import default_library_dir, free_path
+    from .inversion import invert, load_reference_clip
+    from .library import MotionLibrary, free_path
     from .models import load_model
 
-    out = Path(args.out) if args.out else free_path(default_library_dir(), Path(args.clip).stem)
+    library = None if args.out else MotionLibrary()  # no --out: into the library, with a preview for the app
+    out = Path(args.out) if args.out else free_path(library.folder, Path(args.clip).stem)
     _check_writable(out)
     model = load_model(args.model, device=args.device)
+    spec = model.spec
+    with _notes_to_stderr():
+        clip = load_reference_clip(
+            args.clip, args.frames or spec.num_frames, spec.height, spec.width, start=args.start, fps=args.fps,
+            stride=args.stride, fit=args.fit,
+        )  # fmt: skip
 
     stop = {"requested": False}
 
@@ -65,16 +72,17 @@ def _invert(args: argparse.Namespace) -> None:
         return stop["requested"]
 
     try:
-        with _notes_to_stderr():
-            motion = invert(
-                model, args.clip, prompt=args.prompt, steps=args.steps, lr=args.lr, loss=args.loss, seed=args.seed,
-                callback=on_step, num_frames=args.frames, start=args.start, fps=args.fps, stride=args.stride,
-                fit=args.fit, gradient_checkpointing=args.gradient_checkpointing,
-            )  # fmt: skip
+        motion = invert(
+            model, clip, prompt=args.prompt, steps=args.steps, lr=args.lr, loss=args.loss, seed=args.seed,
+            callback=on_step, num_frames=clip.num_frames, gradient_checkpointing=args.gradient_checkpointing,
+        )  # fmt: skip
     finally:
         progress.close()
         signal.signal(signal.SIGINT, previous_handler)
-    motion.save(out)
+    if library is not None:
+        out = library.add(motion, out.stem, preview_frames=clip.frames, fps=spec.fps).path
+    else:
+        motion.save(out)
     if stop["requested"]:
         print(f"stopped at step {motion.steps} of {args.steps}: saved what was learned to {out}")
     else:

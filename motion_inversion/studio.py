@@ -92,7 +92,10 @@ class Studio:
                 on_step(step, total, value)
             return self._take_stop_request(session)
 
-        motion = invert(model, clip, prompt=caption.strip(), steps=steps, loss=loss, seed=seed, callback=callback)
+        motion = invert(
+            model, clip, prompt=caption.strip(), steps=steps, loss=loss, seed=seed, callback=callback,
+            num_frames=clip.num_frames,
+        )  # fmt: skip
         return self.library.add(motion, name.strip() or path.stem, preview_frames=clip.frames, fps=spec.fps)
 
     # -- generating -------------------------------------------------------------------------------------------------

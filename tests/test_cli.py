@@ -29,6 +29,7 @@ def test_invert_then_generate_then_list(tiny_pipeline_dir, clip_path, tmp_path, 
     assert f"saved motion to {saved}" in capsys.readouterr().out
     motion = Motion.load(saved)
     assert (motion.steps, motion.prompt, motion.num_frames) == (3, "bars", 8)
+    assert read_clip(saved.with_suffix(".mp4"), 100, 32, 32).num_frames == 8  # the app's gallery preview
 
     video = tmp_path / "out.mp4"
     args = ["generate", str(saved), "--prompt", "a blue square", "--model", str(tiny_pipeline_dir)]
