@@ -35,6 +35,7 @@ DEFAULT_STEPS = {"toy": 200}  # the toy model learns quickly; real models use th
 MAX_QUEUE = int(os.environ.get("MOTION_INVERSION_MAX_QUEUE", "16"))
 MAX_UPLOAD = os.environ.get("MOTION_INVERSION_MAX_UPLOAD", "200mb")
 NO_MOTION = "(none: plain model)"
+NO_PREVIEW = ASSETS / "no-preview.png"
 
 studio = Studio(MotionLibrary())
 
@@ -46,7 +47,8 @@ def fail(error: Exception):
 
 # -- library views ----------------------------------------------------------------------------------------------------
 def gallery_items() -> list[tuple[str, str]]:
-    return [(str(e.thumbnail), f"{e.name}\n{e.summary}") for e in studio.library.entries() if e.thumbnail]
+    # imported motions come without their source clip: they get a placeholder picture
+    return [(str(e.thumbnail or NO_PREVIEW), f"{e.name}\n{e.summary}") for e in studio.library.entries()]
 
 
 def library_views(selected: str | None = None):

@@ -107,6 +107,13 @@ def test_bad_input_gets_a_readable_message_and_leaves_the_library_alone(app, cli
     assert_refused(lambda: invert(client, not_video, "bad").result(), "notes.mp4 .*(not a video|could not)")
     short = make_clip(tmp_path / "short.mp4", seconds=0.5)  # 4 frames
     assert_refused(lambda: invert(client, short, "short").result(), "short.mp4 has 4 frame.*needs at least 8")
+    shared = tmp_path / "shared.safetensors"
+    shared.write_bytes(app.studio.library.entry("kept").path.read_bytes())
+    client.predict(handle_file(str(shared)), api_name="/import_motion")
+    gallery = client.predict(api_name="/list_motions")
+    assert "shared" in {m["name"] for m in gallery}
+    assert len(app.gallery_items()) == len(gallery)  # shown in the gallery too, with a placeholder picture
+    before = library_files(app)
     foreign = tmp_path / "foreign.safetensors"
     foreign.write_bytes(b"\x80\x04\x95 a pickle, not a motion")
     assert_refused(lambda: client.predict(handle_file(str(foreign)), api_name="/import_motion"), "foreign.safetensors")
