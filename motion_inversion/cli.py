@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default {DEFAULT_MODEL})")  # fmt: skip
     invert.add_argument("--prompt", default="", help="a caption of the clip (may be empty)")
     invert.add_argument("--steps", type=int, default=400)
-    invert.add_argument("--lr", type=float, default=0.02)
+    invert.add_argument("--lr", type=float, help="learning rate (default: the model's, 0.02 for real models)")
     invert.add_argument("--loss", choices=("base", "debiased"), default="base")
     invert.add_argument("--seed", type=int, default=0)
     invert.add_argument("--frames", type=int, help="frames to learn from (default: the model's)")
@@ -183,7 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--steps", type=int, help="sampling steps (default: the model's)")
     generate.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's)")
     generate.add_argument("--frames", type=int, help="frames to generate (default: the motion's)")
-    generate.add_argument("--noise-prior", type=float, default=0.5)
+    generate.add_argument(
+        "--noise-prior",
+        type=float,
+        help="share of the motion's inversion latent in the starting noise (default: the model's)",
+    )
     generate.add_argument("--model", help="base model (default: the one the motion was learned on)")
     generate.add_argument("--device")
     generate.add_argument("--out", help="mp4 to write (default: MOTION-seedN.mp4)")

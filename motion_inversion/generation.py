@@ -28,7 +28,7 @@ def initial_latent(
     shape: tuple[int, ...], generator: torch.Generator, inversion_latent: torch.Tensor | None, noise_prior: float
 ) -> torch.Tensor:
     noise = torch.randn(shape, generator=generator)
-    if inversion_latent is None:
+    if inversion_latent is None or noise_prior == 0:
         return noise
     if tuple(inversion_latent.shape) != tuple(shape):
         warnings.warn(
@@ -55,7 +55,7 @@ def generate(
     num_frames: int | None = None,
     height: int | None = None,
     width: int | None = None,
-    noise_prior: float = 0.5,
+    noise_prior: float | None = None,
     callback: GenerationCallback | None = None,
     value_mode: str | None = None,
 ) -> torch.Tensor:
@@ -68,6 +68,7 @@ def generate(
         raise MotionInversionError("the prompt is empty: describe what the new video should show")
     if motion_type not in MOTION_TYPES:
         raise MotionInversionError(f"motion_type must be one of {tuple(MOTION_TYPES)}, got {motion_type!r}")
+    noise_prior = model.spec.noise_prior if noise_prior is None else noise_prior
     if not 0.0 <= noise_prior <= 1.0:
         raise MotionInversionError(f"noise_prior must be between 0 and 1, got {noise_prior}")
     spec = model.spec

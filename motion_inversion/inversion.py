@@ -95,7 +95,7 @@ def invert(
     clip: str | os.PathLike | Clip,
     prompt: str = "",
     steps: int = 400,
-    lr: float = 0.02,
+    lr: float | None = None,
     loss: str = "base",
     seed: int = 0,
     callback: InversionCallback | None = None,
@@ -120,6 +120,7 @@ def invert(
     """
     if steps < 1:
         raise MotionInversionError(f"steps must be >= 1, got {steps}")
+    lr = model.spec.lr if lr is None else lr
     if not lr > 0:
         raise MotionInversionError(f"lr must be > 0, got {lr}")
     if loss not in LOSSES:

@@ -9,9 +9,11 @@ shapes in other colours with it, track the generated object by the prompt's colo
   camera pans, the background's shift), in the spirit of METHOD.md's tracklet score;
 - appearance accuracy: the generated object has the prompt's colour (not the reference's);
 for the plain model (no motion, the baseline), the motion's inversion latent alone (blended into the initial noise,
-embeddings at strength 0: what the latent prior contributes by itself) and three ways of applying the embeddings:
+embeddings at strength 0: what the latent prior contributes by itself), three ways of applying the embeddings:
 query-key only (the value embedding off: "camera" mode), the full value embedding, and its frame difference
-("object" mode). The same seed is used for every variant of a case, so they differ only in the motion.
+("object" mode), each at the model's default noise prior, and the authors' recipe (frame difference plus the
+inversion latent at prior 0.5). The same seed is used for every variant of a case, so they differ only in the
+motion.
 """
 
 import argparse
@@ -29,12 +31,13 @@ from ..video import Clip
 from . import clips, tracker
 
 EVAL_SEED = 1_000_003  # training clips come from seed 0 (train.py): these specs are never trained on
-VARIANTS = {  # how the learned motion is applied: None = not at all; else (value mode, strength)
+VARIANTS = {  # how the learned motion is applied: None = not at all; else (value mode, strength, noise prior)
     "no motion (baseline)": None,
-    "inversion latent only": ("none", 0.0),  # strength 0: embeddings off, the initial latent still blended
-    "query-key only": ("none", 1.0),
-    "full value": ("full", 1.0),
-    "value diff": ("diff", 1.0),
+    "inversion latent only (prior 0.5)": ("none", 0.0, 0.5),  # strength 0: embeddings off, the latent blended in
+    "query-key only": ("none", 1.0, None),  # None: the model's default noise prior
+    "full value": ("full", 1.0, None),
+    "value diff": ("diff", 1.0, None),
+    "value diff + inversion latent (prior 0.5)": ("diff", 1.0, 0.5),  # the authors' generation recipe
 }
 OBJECT_KINDS = tuple(kind for kind in clips.KINDS if not kind.startswith("pan-"))
 PAN_KINDS = tuple(kind for kind in clips.KINDS if kind.startswith("pan-"))
@@ -117,9 +120,10 @@ def evaluate(
         for prompt, colour in other_prompts(spec, prompts_per_clip, rng):
             case = Case(reference, prompt, colour, seed=len(cases))
             for variant, how in VARIANTS.items():
-                value_mode, strength = how or (None, 1.0)
+                value_mode, strength, noise_prior = how or (None, 1.0, None)
                 frames = generate(
-                    model, motion if how else None, prompt, seed=case.seed, value_mode=value_mode, strength=strength
+                    model, motion if how else None, prompt, seed=case.seed, value_mode=value_mode, strength=strength,
+                    noise_prior=noise_prior,
                 ).numpy()  # fmt: skip
                 measure(case, variant, frames)
             cases.append(case)
@@ -158,8 +162,9 @@ def table(rows: list[dict]) -> str:
 
 
 PLOT_COLOURS = {"reference": (255, 255, 255), "no motion (baseline)": (150, 150, 150),
-                "inversion latent only": (90, 90, 255), "query-key only": (255, 160, 0), "full value": (230, 60, 230),
-                "value diff": (0, 220, 230)}  # fmt: skip
+                "inversion latent only (prior 0.5)": (90, 90, 255), "query-key only": (255, 160, 0),
+                "full value": (230, 60, 230), "value diff": (0, 220, 230),
+                "value diff + inversion latent (prior 0.5)": (120, 230, 90)}  # fmt: skip
 
 
 def plot(cases: list[Case], path: Path, scale: int = 5) -> None:

@@ -35,7 +35,7 @@ MAX_TOKENS = 16
 TRAIN_SEED = 0  # training clips come from this seed; evaluation uses other seeds (see evaluate.py)
 SPEC = REGISTRY["toy"]
 DEFAULTS = dict(name=SPEC.name, height=SPEC.height, width=SPEC.width, num_frames=SPEC.num_frames, steps=SPEC.steps,
-                guidance=SPEC.guidance, fps=SPEC.fps)  # fmt: skip
+                guidance=SPEC.guidance, fps=SPEC.fps, lr=SPEC.lr, noise_prior=SPEC.noise_prior)  # fmt: skip
 
 
 def build_vae():
