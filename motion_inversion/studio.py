@@ -114,7 +114,7 @@ class Studio:
         frames = generate(
             model, motion, prompt.strip(), negative_prompt=negative_prompt, motion_type=motion_type,
             strength=strength, seed=int(seed), steps=steps or None, guidance=guidance,
-            callback=(lambda step, total: on_step(step, total)) if on_step else None,
+            callback=on_step,
         )  # fmt: skip
         folder = Path(tempfile.mkdtemp(prefix="motion-inversion-"))
         stem = "without-motion" if motion is None else f"{motion_name}-{motion_type}"
