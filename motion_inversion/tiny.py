@@ -74,11 +74,11 @@ def write_tiny_tokenizer(folder: str | Path, words: tuple[str, ...] = ()) -> Pat
     return folder
 
 
-def tiny_tokenizer(folder: str | Path):
+def tiny_tokenizer(folder: str | Path, words: tuple[str, ...] = (), max_length: int = 16):
     from transformers import CLIPTokenizer
 
-    write_tiny_tokenizer(folder)
-    return CLIPTokenizer(str(Path(folder) / "vocab.json"), str(Path(folder) / "merges.txt"), model_max_length=16)
+    folder = write_tiny_tokenizer(folder, words)
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=max_length)
 
 
 def tiny_text_encoder(vocab_size: int, seed: int = 0):

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from motion_inversion.tiny import write_tiny_tokenizer
+from motion_inversion.tiny import tiny_tokenizer, write_tiny_tokenizer
 from motion_inversion.toy import clips, tracker
 from motion_inversion.toy.evaluate import EVAL_SEED, reference_specs
-from motion_inversion.toy.train import TRAIN_SEED, WORDS, build_tokenizer
+from motion_inversion.toy.train import MAX_TOKENS, TRAIN_SEED, WORDS
 
 
 def test_a_spec_renders_the_same_clip_every_time():
@@ -63,7 +63,7 @@ def test_evaluation_references_are_never_training_clips():
 
 
 def test_caption_words_are_single_tokens(tmp_path):
-    tokenizer = build_tokenizer(tmp_path)
+    tokenizer = tiny_tokenizer(tmp_path, WORDS, MAX_TOKENS)
     for word in WORDS:
         assert len(tokenizer.tokenize(word)) == 1, word
     assert tokenizer.tokenize("a tank")[0] == "a</w>"  # unknown words still tokenize, letter by letter

@@ -26,8 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..files import atomic_write
 from ..models import REGISTRY
-from ..tiny import write_tiny_tokenizer
+from ..tiny import tiny_scheduler, tiny_tokenizer
 from . import clips
 
 WORDS = ("a", *clips.COLOURS, *clips.SHAPES)
@@ -67,19 +68,6 @@ def build_text_encoder(vocab_size: int):
         max_position_embeddings=MAX_TOKENS, bos_token_id=0, eos_token_id=1, pad_token_id=1,
     )  # fmt: skip
     return CLIPTextModel(config)
-
-
-def build_scheduler():
-    from diffusers import DDIMScheduler
-
-    return DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False)
-
-
-def build_tokenizer(folder: Path):
-    from transformers import CLIPTokenizer
-
-    write_tiny_tokenizer(folder, WORDS)
-    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=MAX_TOKENS)
 
 
 def clip_pool(count: int, seed: int) -> tuple[torch.Tensor, list[str]]:
@@ -133,9 +121,8 @@ def save_component(module, folder: Path) -> None:
 
 
 def write_json(path: Path, data: dict) -> None:
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(temp, path)
+    with atomic_write(path) as temp_name:
+        Path(temp_name).write_text(json.dumps(data, indent=2) + "\n")
 
 
 def main(argv=None) -> None:
@@ -176,16 +163,16 @@ def main(argv=None) -> None:
     latents = (latents * scaling_factor).to(args.device)
     log(f"encoded latents {tuple(latents.shape)}, scaling factor {scaling_factor:.4f}")
     save_component(vae, out / "vae")
-    tokenizer = build_tokenizer(out / "tokenizer")
+    tokenizer = tiny_tokenizer(out / "tokenizer", WORDS, MAX_TOKENS)
     tokenizer.save_pretrained(out / "tokenizer")
-    build_scheduler().save_pretrained(out / "scheduler")
+    tiny_scheduler().save_pretrained(out / "scheduler")
     write_json(out / "motion_inversion.json", DEFAULTS)
 
     # -- stage 2: text encoder + video UNet, together -----------------------------------------------------------
     unet = build_unet().to(args.device)
     text_encoder = build_text_encoder(len(tokenizer)).to(args.device)
     ema = [copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text_encoder).requires_grad_(False)]
-    scheduler = build_scheduler()
+    scheduler = tiny_scheduler()
     alphas = scheduler.alphas_cumprod.to(args.device)
     tokens = tokenizer(captions + [""], padding="max_length", max_length=MAX_TOKENS, return_tensors="pt").input_ids
     tokens, empty = tokens[:-1].to(args.device), tokens[-1].to(args.device)
