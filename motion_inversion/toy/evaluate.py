@@ -1,19 +1,22 @@
 """The toy motion-transfer benchmark: does a learned motion move a new object the way the reference moved?
 
-    python -m motion_inversion.toy.evaluate            # full run; writes docs/toy-evaluation.{md,png}
-    python -m motion_inversion.toy.evaluate --quick    # a few clips, few steps: a smoke run
+    python -m motion_inversion.toy.evaluate            # full run (~25 min on 2 CPU cores): docs/toy-evaluation.*
+    python -m motion_inversion.toy.evaluate --quick    # one reference per kind of motion, ~4 min
 
-For held-out reference clips (rendered from seeds never used in training), learn the motion, then generate other
-shapes in other colours with it, track the generated object by the prompt's colour and compare:
-- motion fidelity: the cosine of the reference's and the generated frame-to-frame displacements (x, y, size; for
-  camera pans, the background's shift), in the spirit of METHOD.md's tracklet score;
-- appearance accuracy: the generated object has the prompt's colour (not the reference's);
-for the plain model (no motion, the baseline), the motion's inversion latent alone (blended into the initial noise,
-embeddings at strength 0: what the latent prior contributes by itself), three ways of applying the embeddings:
-query-key only (the value embedding off: "camera" mode), the full value embedding, and its frame difference
-("object" mode), each at the model's default noise prior, and the authors' recipe (frame difference plus the
-inversion latent at prior 0.5). The same seed is used for every variant of a case, so they differ only in the
-motion.
+For held-out reference clips (rendered from seeds never used in training; the same number of each group of kinds:
+lines, orbits, zig-zags, grow/shrink, camera pans), learn the motion with the model's default inversion settings,
+then generate with it and track the generated object by the prompt's colour:
+- transfer cases: another shape in another colour (what a creator does);
+- reproduction cases (full run only): the reference's own caption, which separates "the motion was not learned"
+  from "the motion was learned but does not transfer".
+Each case is generated without the motion (the baseline, same seed) and with it in each variant: "app default" is
+what the app and the CLI do (motion type "object" for object motion, "camera" for pans, the model's default strength
+and noise prior); the other variants change one thing. Per group, the report gives the mean motion fidelity (the
+cosine of the reference's and the generated frame-to-frame displacements of x, y and size; for pans the
+background's shift, in the spirit of METHOD.md's tracklet score), the share of cases with fidelity >= 0.8, the
+appearance accuracy (the generated video's dominant colour is the prompt's), and the share of frames where the
+reference's colour shows up (transfer cases). The full run also measures the plain model's repertoire
+(repertoire.py): which motions it makes by itself, against the training clips.
 """
 
 import argparse
@@ -28,19 +31,27 @@ from ..generation import generate
 from ..inversion import invert
 from ..models import VideoModel, load_model
 from ..video import Clip
-from . import clips, tracker
+from . import clips, repertoire, tracker
 
 EVAL_SEED = 1_000_003  # training clips come from seed 0 (train.py): these specs are never trained on
-VARIANTS = {  # how the learned motion is applied: None = not at all; else (value mode, strength, noise prior)
-    "no motion (baseline)": None,
-    "inversion latent only (prior 0.5)": ("none", 0.0, 0.5),  # strength 0: embeddings off, the latent blended in
-    "query-key only": ("none", 1.0, None),  # None: the model's default noise prior
-    "full value": ("full", 1.0, None),
-    "value diff": ("diff", 1.0, None),
-    "value diff + inversion latent (prior 0.5)": ("diff", 1.0, 0.5),  # the authors' generation recipe
+GROUPS = {
+    "lines": [k for k in clips.KINDS if k.startswith("line-")],
+    "orbits": ["orbit-clockwise", "orbit-counterclockwise"],
+    "zig-zags": ["zigzag-right", "zigzag-left"],
+    "grow/shrink": ["grow", "shrink"],
+    "pans": [k for k in clips.KINDS if k.startswith("pan-")],
 }
-OBJECT_KINDS = tuple(kind for kind in clips.KINDS if not kind.startswith("pan-"))
-PAN_KINDS = tuple(kind for kind in clips.KINDS if kind.startswith("pan-"))
+APP_DEFAULT = "app default"
+# How a learned motion is applied: None = not at all; else generate() overrides (empty: the app's defaults).
+VARIANTS = {
+    "no motion (baseline)": None,
+    APP_DEFAULT: {},
+    "full value": dict(value_mode="full"),
+    "value diff": dict(value_mode="diff"),
+    "query-key only": dict(value_mode="none"),
+    "value diff + inversion latent 0.5": dict(value_mode="diff", noise_prior=0.5),  # the authors' recipe
+}
+QUICK_VARIANTS = ("no motion (baseline)", APP_DEFAULT)
 
 
 @dataclass
@@ -50,25 +61,33 @@ class Case:
     colour: str
     seed: int
     fidelity: dict[str, float] = field(default_factory=dict)  # variant -> motion fidelity
-    colour_ok: dict[str, bool] = field(default_factory=dict)  # variant -> generated object has the prompt colour
-    found: dict[str, float] = field(default_factory=dict)  # variant -> fraction of frames with the object found
+    colour_ok: dict[str, bool] = field(default_factory=dict)  # variant -> the dominant colour is the prompt's
+    reference_colour: dict[str, float] = field(default_factory=dict)  # variant -> share of frames showing it
     trajectories: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def is_pan(self) -> bool:
         return self.reference.spec.kind.startswith("pan-")
 
+    @property
+    def is_transfer(self) -> bool:
+        return self.colour != self.reference.spec.colour
 
-def reference_specs(num_object: int, num_pan: int, seed: int = EVAL_SEED) -> list[clips.ClipSpec]:
-    """Held-out references that cycle through the kinds of motion, with random shapes, colours and paths."""
+    @property
+    def group(self) -> str:
+        return next(group for group, kinds in GROUPS.items() if self.reference.spec.kind in kinds)
+
+
+def reference_specs(per_group: int, seed: int = EVAL_SEED) -> list[clips.ClipSpec]:
+    """`per_group` held-out references of each group of kinds (cycling through its kinds), with random shapes,
+    colours and paths."""
     rng = np.random.default_rng(seed)
-    kinds = [OBJECT_KINDS[i % len(OBJECT_KINDS)] for i in range(num_object)]
-    kinds += [PAN_KINDS[(2 * i) % len(PAN_KINDS)] for i in range(num_pan)]
-    colours = list(clips.COLOURS)
+    kinds = [kinds[i % len(kinds)] for kinds in GROUPS.values() for i in range(per_group)]
     return [
-        clips.ClipSpec(str(rng.choice(clips.SHAPES)), str(rng.choice(colours)), kind, int(rng.integers(2**31)))
+        clips.ClipSpec(str(rng.choice(clips.SHAPES)), str(rng.choice(list(clips.COLOURS))), kind,
+                       int(rng.integers(2**31)))
         for kind in kinds
-    ]
+    ]  # fmt: skip
 
 
 def other_prompts(spec: clips.ClipSpec, count: int, rng: np.random.Generator) -> list[tuple[str, str]]:
@@ -81,16 +100,15 @@ def other_prompts(spec: clips.ClipSpec, count: int, rng: np.random.Generator) ->
 
 
 def measure(case: Case, variant: str, frames: np.ndarray) -> None:
-    found = tracker.track(frames, case.colour)
     case.colour_ok[variant] = tracker.dominant_colour(frames) == case.colour
-    case.found[variant] = found.found_fraction
+    case.reference_colour[variant] = tracker.track(frames, case.reference.spec.colour).found_fraction
     if case.is_pan:
         generated = np.concatenate([[[0.0, 0.0]], np.cumsum(tracker.camera_shifts(frames), axis=0)])
         case.fidelity[variant] = tracker.motion_fidelity(case.reference.camera, generated)
-        case.trajectories[variant] = generated
     else:
-        case.fidelity[variant] = tracker.motion_fidelity(case.reference.trajectory, found.trajectory)
-        case.trajectories[variant] = found.trajectory
+        generated = tracker.track(frames, case.colour).trajectory
+        case.fidelity[variant] = tracker.motion_fidelity(case.reference.trajectory, generated)
+    case.trajectories[variant] = generated
 
 
 def colour_accuracy(model: VideoModel, seeds: int = 2) -> tuple[float, float]:
@@ -106,81 +124,92 @@ def colour_accuracy(model: VideoModel, seeds: int = 2) -> tuple[float, float]:
 
 
 def evaluate(
-    model: VideoModel, num_object: int = 14, num_pan: int = 4, prompts_per_clip: int = 2, steps: int = 200,
-    seed: int = EVAL_SEED, log=lambda message: None,
+    model: VideoModel, per_group: int = 5, transfers: int = 2, reproduce: bool = True, variants=VARIANTS,
+    invert_options: dict | None = None, seed: int = EVAL_SEED, log=lambda message: None,
 ) -> list[Case]:  # fmt: skip
-    """Run the benchmark; returns every case with its measurements (see `summarise`)."""
+    """Run the benchmark; returns every case with its measurements (see `summarise`). `invert_options` go to
+    `invert` (its defaults are the model's: steps 200 as in the app, lr, target blocks)."""
     rng = np.random.default_rng(seed + 1)
+    options = {"steps": 200, **(invert_options or {})}
     cases = []
-    for index, spec in enumerate(reference_specs(num_object, num_pan, seed)):
+    for index, spec in enumerate(reference_specs(per_group, seed)):
         reference = clips.render(spec)
         started = time.time()
         clip = Clip(reference.frames, fps=model.spec.fps, source=f"toy {spec.kind} clip {index}")
-        motion = invert(model, clip, prompt=reference.caption, steps=steps, seed=index)
-        for prompt, colour in other_prompts(spec, prompts_per_clip, rng):
-            case = Case(reference, prompt, colour, seed=len(cases))
-            for variant, how in VARIANTS.items():
-                value_mode, strength, noise_prior = how or (None, 1.0, None)
+        motion = invert(model, clip, prompt=reference.caption, seed=index, **options)
+        prompts = other_prompts(spec, transfers, rng) + ([(reference.caption, spec.colour)] if reproduce else [])
+        new = []
+        for prompt, colour in prompts:
+            case = Case(reference, prompt, colour, seed=len(cases) + len(new))
+            motion_type = "camera" if case.is_pan else "object"
+            for variant, how in variants.items():
                 frames = generate(
-                    model, motion if how else None, prompt, seed=case.seed, value_mode=value_mode, strength=strength,
-                    noise_prior=noise_prior,
+                    model, motion if how is not None else None, prompt, motion_type=motion_type, seed=case.seed,
+                    **(how or {}),
                 ).numpy()  # fmt: skip
                 measure(case, variant, frames)
-            cases.append(case)
+            new.append(case)
+        cases += new
         log(f"{index + 1}: {reference.caption}, {spec.kind} ({time.time() - started:.0f} s): " + ", ".join(
-            f"{v} {np.mean([c.fidelity[v] for c in cases[-prompts_per_clip:]]):+.2f}" for v in VARIANTS
+            f"{v} {np.mean([c.fidelity[v] for c in new]):+.2f}" for v in variants
         ))  # fmt: skip
     return cases
 
 
-def summarise(cases: list[Case]) -> list[dict]:
-    """One row per (clip group, variant): mean motion fidelity, appearance accuracy, object-found rate."""
+def summarise(cases: list[Case], transfer: bool = True) -> list[dict]:
+    """One row per (group, variant) over the transfer (or the reproduction) cases: mean motion fidelity, share of
+    cases >= 0.8, appearance accuracy, share of frames showing the reference's colour; object motion overall too."""
+    chosen = [c for c in cases if c.is_transfer == transfer]
+    groups = {group: [c for c in chosen if c.group == group] for group in GROUPS}
+    groups["all object motion"] = [c for c in chosen if not c.is_pan]
     rows = []
-    for group, is_pan in (("object motion", False), ("camera pans", True)):
-        chosen = [c for c in cases if c.is_pan == is_pan]
-        for variant in VARIANTS if chosen else ():
+    for group, members in groups.items():
+        for variant in members[0].fidelity if members else ():
+            fidelity = np.array([c.fidelity[variant] for c in members])
             rows.append(dict(
-                clips=group, variant=variant, cases=len(chosen),
-                fidelity=float(np.mean([c.fidelity[variant] for c in chosen])),
-                appearance=float(np.mean([c.colour_ok[variant] for c in chosen])),
-                found=float(np.mean([c.found[variant] for c in chosen])),
+                group=group, variant=variant, cases=len(members), fidelity=float(fidelity.mean()),
+                high=float((fidelity >= 0.8).mean()),
+                appearance=float(np.mean([c.colour_ok[variant] for c in members])),
+                reference_colour=float(np.mean([c.reference_colour[variant] for c in members])),
             ))  # fmt: skip
     return rows
 
 
-def table(rows: list[dict]) -> str:
+def table(rows: list[dict], transfer: bool = True) -> str:
     lines = [
-        "| clips | variant | cases | motion fidelity | appearance accuracy | object found |",
-        "|---|---|---|---|---|---|",
+        "| motion | variant | cases | motion fidelity | fidelity >= 0.8 | appearance accuracy"
+        + (" | reference's colour in frames |" if transfer else " |"),
+        "|---|---|---|---|---|---|" + ("---|" if transfer else ""),
     ]
-    lines += [
-        f"| {r['clips']} | {r['variant']} | {r['cases']} | {r['fidelity']:.3f} | {r['appearance']:.0%} "
-        f"| {r['found']:.0%} |"
-        for r in rows
-    ]
+    for r in rows:
+        bold = "**" if r["variant"] == APP_DEFAULT else ""
+        lines.append(
+            f"| {r['group']} | {bold}{r['variant']}{bold} | {r['cases']} | {bold}{r['fidelity']:.2f}{bold} "
+            f"| {r['high']:.0%} | {r['appearance']:.0%} |" + (f" {r['reference_colour']:.0%} |" if transfer else "")
+        )
     return "\n".join(lines)
 
 
-PLOT_COLOURS = {"reference": (255, 255, 255), "no motion (baseline)": (150, 150, 150),
-                "inversion latent only (prior 0.5)": (90, 90, 255), "query-key only": (255, 160, 0),
-                "full value": (230, 60, 230), "value diff": (0, 220, 230),
-                "value diff + inversion latent (prior 0.5)": (120, 230, 90)}  # fmt: skip
+PLOT_COLOURS = {"reference": (255, 255, 255), "no motion (baseline)": (150, 150, 150), APP_DEFAULT: (0, 220, 230),
+                "full value": (230, 60, 230), "value diff": (255, 160, 0), "query-key only": (90, 90, 255),
+                "value diff + inversion latent 0.5": (120, 230, 90)}  # fmt: skip
 
 
-def plot(cases: list[Case], path: Path, scale: int = 5) -> None:
-    """One panel per case: the reference trajectory (white) and each variant's (camera pans: background offsets,
-    drawn from the centre)."""
+def plot(cases: list[Case], path: Path, variants=(APP_DEFAULT, "no motion (baseline)"), scale: int = 5) -> None:
+    """One panel per case: the reference trajectory (white) and the chosen variants' (camera pans: background
+    offsets, drawn from the centre)."""
     panel = clips.SIZE * scale
-    columns = 6
+    columns = 8
     rows = (len(cases) + columns - 1) // columns
-    image = Image.new("RGB", (columns * panel, rows * panel + 20 * len(PLOT_COLOURS)), (20, 20, 20))
+    legend = ["reference", *variants]
+    image = Image.new("RGB", (columns * panel, rows * panel + 20 * len(legend)), (20, 20, 20))
     draw = ImageDraw.Draw(image)
     for i, case in enumerate(cases):
         left, top = (i % columns) * panel, (i // columns) * panel
         draw.rectangle([left, top, left + panel - 1, top + panel - 1], outline=(70, 70, 70))
         draw.text((left + 3, top + 2), f"{case.reference.spec.kind} -> {case.prompt[2:]}", fill=(200, 200, 200))
         lines = {"reference": case.reference.camera if case.is_pan else case.reference.trajectory}
-        lines.update(case.trajectories)
+        lines.update({v: case.trajectories[v] for v in variants if v in case.trajectories})
         for name, trajectory in lines.items():
             xy = trajectory[:, :2] + (clips.SIZE / 2 if case.is_pan else 0)
             points = [(left + x * scale, top + y * scale) for x, y in xy if np.isfinite(x) and np.isfinite(y)]
@@ -189,14 +218,14 @@ def plot(cases: list[Case], path: Path, scale: int = 5) -> None:
             if points:
                 draw.ellipse([points[-1][0] - 3, points[-1][1] - 3, points[-1][0] + 3, points[-1][1] + 3],
                              fill=PLOT_COLOURS[name])  # fmt: skip
-    for j, (name, colour) in enumerate(PLOT_COLOURS.items()):
-        draw.text((10, rows * panel + 4 + 20 * j), f"-- {name} (dot: last frame)", fill=colour)
+    for j, name in enumerate(legend):
+        draw.text((10, rows * panel + 4 + 20 * j), f"-- {name} (dot: last frame)", fill=PLOT_COLOURS[name])
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
 
 
-def report(rows: list[dict], accuracy: tuple[float, float], settings: str, seconds: float, plot_name: str) -> str:
-    return "\n".join([
+def report(cases: list[Case], accuracy, motions: str | None, settings: str, seconds: float, plot_name: str) -> str:
+    parts = [
         "# Toy evaluation: does motion transfer?",
         "",
         f"Produced by `python -m motion_inversion.toy.evaluate {settings}` ({seconds / 60:.1f} minutes). Method and "
@@ -205,39 +234,51 @@ def report(rows: list[dict], accuracy: tuple[float, float], settings: str, secon
         f"The plain model (no motion), every toy caption, 2 seeds: prompt-colour accuracy **{accuracy[0]:.0%}**, "
         f"object found in {accuracy[1]:.0%} of frames.",
         "",
-        table(rows),
+        "## Transfer: another shape in another colour",
         "",
-        f"![reference vs generated trajectories]({plot_name})",
-        "",
-    ])  # fmt: skip
+        table(summarise(cases, transfer=True)),
+    ]
+    if any(not c.is_transfer for c in cases):
+        parts += ["", "## Reproduction: the reference's own caption", "", table(summarise(cases, False), False)]
+    if motions:
+        parts += ["", "## What the plain model moves like by itself", "",
+                  "Each clip's best-matching kind of motion (fidelity against rendered clips of every kind; "
+                  "`repertoire.py`), for the plain model (every caption, 4 seeds) and for 240 training clips:", "",
+                  motions]  # fmt: skip
+    parts += ["", f"![reference vs generated trajectories, transfer cases]({plot_name})", ""]
+    return "\n".join(parts)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="toy")
-    parser.add_argument("--object-clips", type=int, default=14)
-    parser.add_argument("--pan-clips", type=int, default=4)
-    parser.add_argument("--prompts", type=int, default=2, help="generated prompts per reference clip")
-    parser.add_argument("--steps", type=int, default=200, help="inversion steps per reference clip")
-    parser.add_argument("--quick", action="store_true", help="2 object clips, 1 pan, 30 steps")
+    parser.add_argument("--per-group", type=int, default=5, help="references per group of kinds of motion")
+    parser.add_argument("--transfers", type=int, default=2, help="other shapes/colours generated per reference")
+    parser.add_argument("--steps", type=int, default=200, help="inversion steps per reference clip (app: 200)")
+    parser.add_argument("--quick", action="store_true", help="1 reference per group, baseline and app default only")
     parser.add_argument("--out", type=Path, default=Path("docs/toy-evaluation.md"))
     args = parser.parse_args(argv)
+    variants, reproduce = VARIANTS, True
     if args.quick:
-        args.object_clips, args.pan_clips, args.steps = 2, 1, 30
+        args.per_group, reproduce = 1, False
+        variants = {name: VARIANTS[name] for name in QUICK_VARIANTS}
     started = time.time()
     model = load_model(args.model)
     accuracy = colour_accuracy(model)
     print(f"plain model: prompt-colour accuracy {accuracy[0]:.0%}, object found {accuracy[1]:.0%}", flush=True)
-    cases = evaluate(model, args.object_clips, args.pan_clips, args.prompts, args.steps,
+    motions = None
+    if not args.quick:
+        motions = repertoire.compare(repertoire.plain_model_motions(model), repertoire.training_motions(240))
+        print(motions, flush=True)
+    cases = evaluate(model, args.per_group, args.transfers, reproduce, variants, dict(steps=args.steps),
                      log=lambda message: print(message, flush=True))  # fmt: skip
-    rows = summarise(cases)
-    print(table(rows))
+    print(table(summarise(cases)))
     plot_path = args.out.with_suffix(".png")
-    plot(cases, plot_path)
-    settings = f"--model {args.model} --object-clips {args.object_clips} --pan-clips {args.pan_clips} " + (
-        f"--prompts {args.prompts} --steps {args.steps}"
-    )
-    args.out.write_text(report(rows, accuracy, settings, time.time() - started, plot_path.name))
+    plot([c for c in cases if c.is_transfer], plot_path)
+    settings = "--quick" if args.quick else f"--per-group {args.per_group} --transfers {args.transfers}"
+    settings += f" --model {args.model} --steps {args.steps}"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report(cases, accuracy, motions, settings, time.time() - started, plot_path.name))
     print(f"wrote {args.out} and {plot_path}")
 
 

@@ -1,23 +1,34 @@
 """Train the toy text-to-video model on synthetic clips and save it as a diffusers pipeline folder.
 
-    python -m motion_inversion.toy.train --out assets/toy-model --minutes 80
+    python -m motion_inversion.toy.train --out assets/toy-model --minutes 80       # from scratch
+    python -m motion_inversion.toy.train --resume --minutes 60                    # go on where the last run stopped
+    python -m motion_inversion.toy.train --resume --device cuda --unet-steps 40000  # on a GPU
 
 Two stages, both seeded: (1) an AutoencoderKL learns to compress 32x32 frames 4x to 8x8x4 latents; (2) a
 UNet3DConditionModel and a small CLIPTextModel learn to denoise the latents of whole clips given their captions
 (epsilon prediction, the usual DDPM objective, captions dropped 10% of the time for classifier-free guidance, an EMA
 of the weights is what gets saved). The caption says only what the object looks like, so the model learns a
-distribution of motions per caption; motion inversion has to pick one. The folder is rewritten (atomically, a
-component at a time) every few minutes, so a run that is stopped early still leaves a usable model, and
-`training.json` beside the weights records the command, machine, time and losses.
+distribution of motions per caption; motion inversion has to pick one.
+
+Resuming: every `--save-every` minutes (and at the end, on Ctrl-C or SIGTERM) the whole training state
+-- weights, EMA, optimizer, random generator, step, losses -- goes to `--checkpoint` (kept out of git), and the EMA
+weights are exported to `--out` (atomically, a component at a time), with `training.json` recording the command,
+machine, steps, time and losses of every run. `--resume` continues from that checkpoint with the same weights,
+optimizer state and random draws as if the run had not stopped (not bit for bit: CPU kernels round differently
+depending on where tensors sit in memory, so weights agree to ~1e-5); without a checkpoint it starts the UNet stage
+from the weights already in `--out`, with a fresh optimizer. The learning rate follows the step count (warm-up, then
+a cosine to a tenth over `--unet-steps`), so a run can stop and resume anywhere.
 """
 
 import argparse
+import contextlib
 import copy
 import json
 import math
 import os
 import platform
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -37,6 +48,10 @@ TRAIN_SEED = 0  # training clips come from this seed; evaluation uses other seed
 SPEC = REGISTRY["toy"]
 DEFAULTS = dict(name=SPEC.name, height=SPEC.height, width=SPEC.width, num_frames=SPEC.num_frames, steps=SPEC.steps,
                 guidance=SPEC.guidance, fps=SPEC.fps, lr=SPEC.lr, noise_prior=SPEC.noise_prior)  # fmt: skip
+CHECKPOINT = Path(".toy-training")  # the resumable state; .gitignore'd
+WARMUP_STEPS = 100
+CAPTION_DROPOUT = 0.1  # captions dropped this often, for classifier-free guidance
+EMA_DECAY = 0.998
 
 
 def build_vae():
@@ -125,106 +140,214 @@ def write_json(path: Path, data: dict) -> None:
         Path(temp_name).write_text(json.dumps(data, indent=2) + "\n")
 
 
+def learning_rate(step: int, peak: float, total_steps: int) -> float:
+    """Warm-up, then a cosine from `peak` down to a tenth of it at `total_steps` (and flat after)."""
+    progress = min(1.0, step / max(1, total_steps))
+    return peak * min(1.0, (step + 1) / WARMUP_STEPS) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+class UNetStage:
+    """The second stage's state: UNet and text encoder (trained together), their EMA, the optimizer, the random
+    generator that draws batches, timesteps and noise, the step count and the losses. `state_dict` holds all of it,
+    so a run restored from one continues exactly as the uninterrupted run would have."""
+
+    def __init__(self, unet, text_encoder, latents, tokens, empty_tokens, *, batch=16, lr=1e-3, total_steps=20000,
+                 device="cpu", bf16=False, seed=2):  # fmt: skip
+        self.unet, self.text_encoder = unet.to(device).train(), text_encoder.to(device).train()
+        self.ema = [copy.deepcopy(m).requires_grad_(False) for m in (self.unet, self.text_encoder)]
+        self.latents, self.tokens, self.empty_tokens = latents.to(device), tokens.to(device), empty_tokens.to(device)
+        self.batch, self.peak_lr, self.total_steps, self.device = batch, lr, total_steps, torch.device(device)
+        self.parameters = list(self.unet.parameters()) + list(self.text_encoder.parameters())
+        self.optimizer = torch.optim.AdamW(self.parameters, lr=lr, weight_decay=0.01)
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.alphas = tiny_scheduler().alphas_cumprod.to(device)
+        self.num_train_timesteps = len(self.alphas)
+        # bf16 autocast: on a CPU with AVX-512 BF16 (and on CUDA) the matmuls run in bfloat16, weights stay float32
+        self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        self.step, self.losses = 0, []
+
+    def train_step(self) -> float:
+        lr = learning_rate(self.step, self.peak_lr, self.total_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        g, n, device = self.generator, self.batch, self.device
+        index = torch.randint(len(self.latents), (n,), generator=g, device=device)
+        x0 = self.latents[index]
+        batch_tokens = self.tokens[index].clone()
+        batch_tokens[torch.rand(n, generator=g, device=device) < CAPTION_DROPOUT] = self.empty_tokens
+        t = torch.randint(self.num_train_timesteps, (n,), generator=g, device=device)
+        noise = torch.randn(x0.shape, generator=g, device=device)
+        a = self.alphas[t].view(-1, 1, 1, 1, 1)
+        noisy = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        with self.autocast:
+            prediction = self.unet(noisy, t, encoder_hidden_states=self.text_encoder(batch_tokens)[0]).sample
+        loss = F.mse_loss(prediction.float(), noise)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.parameters, 1.0)
+        self.optimizer.step()
+        decay = min(EMA_DECAY, (1 + self.step) / (10 + self.step))
+        with torch.no_grad():
+            for average, live in zip(self.ema, (self.unet, self.text_encoder), strict=True):
+                for p_avg, p in zip(average.parameters(), live.parameters(), strict=True):
+                    p_avg.lerp_(p, 1 - decay)
+        self.losses.append(loss.item())
+        self.step += 1
+        return self.losses[-1]
+
+    def state_dict(self) -> dict:
+        return {
+            "unet": self.unet.state_dict(), "text_encoder": self.text_encoder.state_dict(),
+            "ema_unet": self.ema[0].state_dict(), "ema_text_encoder": self.ema[1].state_dict(),
+            "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
+            "step": self.step, "losses": self.losses,
+        }  # fmt: skip
+
+    def load_state_dict(self, state: dict) -> None:
+        self.unet.load_state_dict(state["unet"])
+        self.text_encoder.load_state_dict(state["text_encoder"])
+        self.ema[0].load_state_dict(state["ema_unet"])
+        self.ema[1].load_state_dict(state["ema_text_encoder"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.step, self.losses = int(state["step"]), list(state["losses"])
+
+
+def save_checkpoint(state: dict, path: Path) -> None:
+    with atomic_write(path, "the training checkpoint") as temp_name:
+        torch.save(state, temp_name)
+
+
+def load_checkpoint(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)  # plain tensors and numbers: no pickled code
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("assets/toy-model"))
+    parser.add_argument("--checkpoint", type=Path, default=CHECKPOINT, help="folder of the resumable state")
+    parser.add_argument("--resume", action="store_true", help="continue from --checkpoint, else from --out's weights")
     parser.add_argument("--clips", type=int, default=12000, help="training clips rendered (and encoded) once")
     parser.add_argument("--vae-steps", type=int, default=1500)
-    parser.add_argument("--minutes", type=float, default=80.0, help="time budget for the UNet stage")
+    parser.add_argument("--unet-steps", type=int, default=20000, help="length of the learning-rate schedule")
+    parser.add_argument("--minutes", type=float, default=80.0, help="time budget of this run's UNet stage")
+    parser.add_argument("--stop-at", type=int, default=0, help="stop when the UNet stage reaches this step (0: never)")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--save-every", type=float, default=5.0, help="minutes between saves of the folder")
+    parser.add_argument("--save-every", type=float, default=5.0, help="minutes between checkpoints and exports")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CPU with AVX-512 BF16, or CUDA)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads on the CPU (0: torch's default)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     torch.manual_seed(TRAIN_SEED)
-    out = args.out
+    out, checkpoint = args.out, args.checkpoint
     out.mkdir(parents=True, exist_ok=True)
+    checkpoint.mkdir(parents=True, exist_ok=True)
     started = time.time()
 
     def log(message: str) -> None:
         print(f"[{(time.time() - started) / 60:6.1f} min] {message}", flush=True)
 
-    record = dict(
+    device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu"
+    run = dict(
         command="python -m motion_inversion.toy.train " + " ".join(argv if argv is not None else sys.argv[1:]),
-        machine=f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, device {args.device}"
-        + (f" ({torch.cuda.get_device_name()})" if args.device.startswith("cuda") else ""),
-        train_seed=TRAIN_SEED,
-        clips=args.clips,
+        machine=f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {device_name}",
+        started=time.strftime("%Y-%m-%d %H:%M"),
     )
-    frames, captions = clip_pool(args.clips, TRAIN_SEED)
-    log(f"rendered {len(frames)} clips")
+    state_file, latents_file = checkpoint / "state.pt", checkpoint / "latents.pt"
+    has_state = args.resume and state_file.is_file() and latents_file.is_file()
+    from_shipped = args.resume and not has_state and (out / "unet").is_dir()
+    if args.resume and not (has_state or from_shipped):
+        raise SystemExit(f"--resume: no checkpoint in {checkpoint} and no model in {out}; run without --resume")
 
-    # -- stage 1: the autoencoder ------------------------------------------------------------------------------
-    vae = train_vae(frames, args.vae_steps, log)
-    latents = encode_pool(vae, frames)
-    scaling_factor = 1.0 / latents.std().item()
-    vae.register_to_config(scaling_factor=scaling_factor)
-    latents = (latents * scaling_factor).to(args.device)
-    log(f"encoded latents {tuple(latents.shape)}, scaling factor {scaling_factor:.4f}")
-    save_component(vae, out / "vae")
+    # -- stage 1: the autoencoder and the latents of the clip pool ------------------------------------------------
+    captions = [spec.caption for spec in clips.sample_specs(args.clips, TRAIN_SEED)]
+    if has_state:
+        latents = load_checkpoint(latents_file)["latents"]
+        log(f"resuming from {state_file}")
+    else:
+        frames, _ = clip_pool(args.clips, TRAIN_SEED)
+        log(f"rendered {len(frames)} clips")
+        if from_shipped:
+            from diffusers import AutoencoderKL
+
+            vae = AutoencoderKL.from_pretrained(out / "vae").float().eval().requires_grad_(False)
+            latents = encode_pool(vae, frames) * vae.config.scaling_factor
+            log(f"starting the UNet stage from the weights in {out}")
+        else:
+            vae = train_vae(frames, args.vae_steps, log)
+            latents = encode_pool(vae, frames)
+            vae.register_to_config(scaling_factor=1.0 / latents.std().item())
+            latents = latents * vae.config.scaling_factor
+            save_component(vae, out / "vae")
+        save_checkpoint({"latents": latents}, latents_file)
+        log(f"encoded latents {tuple(latents.shape)}")
     tokenizer = tiny_tokenizer(out / "tokenizer", WORDS, MAX_TOKENS)
     tokenizer.save_pretrained(out / "tokenizer")
     tiny_scheduler().save_pretrained(out / "scheduler")
     write_json(out / "motion_inversion.json", DEFAULTS)
 
     # -- stage 2: text encoder + video UNet, together -----------------------------------------------------------
-    unet = build_unet().to(args.device)
-    text_encoder = build_text_encoder(len(tokenizer)).to(args.device)
-    ema = [copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text_encoder).requires_grad_(False)]
-    scheduler = tiny_scheduler()
-    alphas = scheduler.alphas_cumprod.to(args.device)
-    tokens = tokenizer(captions + [""], padding="max_length", max_length=MAX_TOKENS, return_tensors="pt").input_ids
-    tokens, empty = tokens[:-1].to(args.device), tokens[-1].to(args.device)
-    parameters = list(unet.parameters()) + list(text_encoder.parameters())
-    optimizer = torch.optim.AdamW(parameters, lr=args.lr, weight_decay=0.01)
-    generator = torch.Generator(device=args.device).manual_seed(2)
-    budget, last_save, step, losses = args.minutes * 60, time.time(), 0, []
-    unet_started = time.time()
+    if from_shipped:
+        from diffusers import UNet3DConditionModel
+        from transformers import CLIPTextModel
+
+        unet = UNet3DConditionModel.from_pretrained(out / "unet").float()
+        text_encoder = CLIPTextModel.from_pretrained(out / "text_encoder").float()
+    else:
+        unet, text_encoder = build_unet(), build_text_encoder(len(tokenizer))
+    tokens = tokenizer(captions + [""], padding="max_length", max_length=MAX_TOKENS, return_tensors="pt")
+    tokens = tokens.input_ids
+    stage = UNetStage(
+        unet, text_encoder, latents, tokens[:-1], tokens[-1], batch=args.batch, lr=args.lr,
+        total_steps=args.unet_steps, device=args.device, bf16=args.bf16,
+    )  # fmt: skip
+    history = []
+    if has_state:
+        saved = load_checkpoint(state_file)
+        stage.load_state_dict(saved)
+        history = json.loads(saved.get("history", "[]"))
+    elif from_shipped and (out / "training.json").is_file():
+        previous = json.loads((out / "training.json").read_text())
+        history = previous.get("runs", [previous])  # the runs that made the weights this one starts from
+    first_step = stage.step
 
     def save(final: bool) -> None:
-        save_component(ema[0], out / "unet")
-        save_component(ema[1], out / "text_encoder")
-        elapsed = time.time() - started
+        this_run = {**run, "finished": final, "steps": [first_step, stage.step],
+                    "minutes": round((time.time() - started) / 60, 1)}  # fmt: skip
+        save_checkpoint({**stage.state_dict(), "history": json.dumps(history + [this_run])}, state_file)
+        save_component(stage.ema[0], out / "unet")
+        save_component(stage.ema[1], out / "text_encoder")
+        losses = stage.losses
         write_json(out / "training.json", {
-            **record, "finished": final, "unet_steps": step, "batch": args.batch,
-            "minutes": round(elapsed / 60, 1), "final_loss": round(float(np.mean(losses[-200:])), 5),
-            "loss_every_100_steps": [round(float(np.mean(losses[i:i + 100])), 5) for i in range(0, len(losses), 100)],
+            "runs": history + [this_run], "unet_steps": stage.step, "batch": args.batch, "train_seed": TRAIN_SEED,
+            "clips": args.clips, "final_loss": round(float(np.mean(losses[-200:])), 5),
+            "loss_every_500_steps": [round(float(np.mean(losses[i:i + 500])), 5) for i in range(0, len(losses), 500)],
         })  # fmt: skip
-        log(f"saved {out} after {step} steps")
+        log(f"saved {out} and {state_file} after {stage.step} steps")
 
-    while time.time() - unet_started < budget:
-        progress = (time.time() - unet_started) / budget
-        lr = args.lr * min(1.0, (step + 1) / 200) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        index = torch.randint(len(latents), (args.batch,), generator=generator, device=args.device)
-        x0 = latents[index]
-        batch_tokens = tokens[index].clone()
-        dropped = torch.rand(args.batch, generator=generator, device=args.device) < 0.1
-        batch_tokens[dropped] = empty
-        t = torch.randint(scheduler.config.num_train_timesteps, (args.batch,), generator=generator, device=args.device)
-        noise = torch.randn(x0.shape, generator=generator, device=args.device)
-        a = alphas[t].view(-1, 1, 1, 1, 1)
-        noisy = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        prediction = unet(noisy, t, encoder_hidden_states=text_encoder(batch_tokens)[0]).sample
-        loss = F.mse_loss(prediction, noise)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
-        optimizer.step()
-        decay = min(0.998, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for average, live in zip(ema, (unet, text_encoder), strict=True):
-                for p_avg, p in zip(average.parameters(), live.parameters(), strict=True):
-                    p_avg.lerp_(p, 1 - decay)
-        losses.append(loss.item())
-        step += 1
-        if step % 100 == 0:
-            log(f"unet step {step} loss {np.mean(losses[-100:]):.4f} lr {lr:.2e}")
-        if time.time() - last_save > args.save_every * 60:
-            save(final=False)
-            last_save = time.time()
+    def stop(signum, frame):
+        raise KeyboardInterrupt  # a background run is ended with SIGTERM (SIGINT is ignored there): save first
+
+    signal.signal(signal.SIGTERM, stop)
+    unet_started, last_save = time.time(), time.time()
+    try:
+        while time.time() - unet_started < args.minutes * 60 and not (args.stop_at and stage.step >= args.stop_at):
+            stage.train_step()
+            if stage.step % 100 == 0:
+                lr = learning_rate(stage.step, args.lr, args.unet_steps)
+                rate = (stage.step - first_step) / (time.time() - unet_started)
+                log(f"unet step {stage.step} loss {np.mean(stage.losses[-100:]):.4f} lr {lr:.2e} ({rate:.2f} steps/s)")
+            if time.time() - last_save > args.save_every * 60:
+                save(final=False)
+                last_save = time.time()
+    except KeyboardInterrupt:
+        log("interrupted: saving")
+        save(final=False)
+        return
     save(final=True)
 
 

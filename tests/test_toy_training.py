@@ -1,0 +1,65 @@
+"""Training the toy model: a run stopped part-way and resumed continues where it stopped, from any machine state."""
+
+import json
+
+import pytest
+import torch
+
+from motion_inversion import load_model
+from motion_inversion.toy import train
+
+TINY_RUN = ["--clips", "16", "--vae-steps", "2", "--batch", "2", "--unet-steps", "10", "--save-every", "100"]
+
+
+def run(folder, *extra):
+    train.main(["--out", str(folder / "model"), "--checkpoint", str(folder / "checkpoint"), *TINY_RUN, *extra])
+    return torch.load(folder / "checkpoint" / "state.pt", weights_only=True)
+
+
+def test_three_steps_then_two_more_after_resuming_equal_five_steps(tmp_path):
+    straight = run(tmp_path / "straight", "--stop-at", "5")
+    run(tmp_path / "resumed", "--stop-at", "3")
+    resumed = run(tmp_path / "resumed", "--stop-at", "5", "--resume")
+
+    assert straight["step"] == resumed["step"] == 5
+    # the same batches, timesteps, noise and caption drops were drawn: the random generator is where it would be
+    assert torch.equal(straight["generator"], resumed["generator"])
+    # Not bit for bit: CPU kernels round differently from one allocation to the next (two identical runs in one
+    # process differ in the last bits too, from the fourth step here), so the resumed run agrees to rounding: losses
+    # to 1e-4 (another batch or timestep would change them by percents), weights to 1e-3 of their norm, Adam's
+    # moments to a few percent (losing them would leave only the last step's gradient: an error of ~50%).
+    assert straight["losses"][:3] == resumed["losses"][:3]
+    assert torch.allclose(torch.tensor(straight["losses"]), torch.tensor(resumed["losses"]), rtol=1e-4)
+
+    def relative_error(a: dict, b: dict) -> float:
+        a, b = torch.cat([v.flatten() for v in a.values()]), torch.cat([b[k].flatten() for k in a])
+        return ((a - b).norm() / a.norm()).item()
+
+    for name in ("unet", "ema_unet", "text_encoder", "ema_text_encoder"):
+        assert relative_error(straight[name], resumed[name]) < 1e-3, name
+    moments = [{k: v["exp_avg"] for k, v in state["optimizer"]["state"].items()} for state in (straight, resumed)]
+    assert relative_error(*moments) < 0.15
+
+    record = json.loads((tmp_path / "resumed" / "model" / "training.json").read_text())
+    assert [r["steps"] for r in record["runs"]] == [[0, 3], [3, 5]]
+    assert record["unet_steps"] == 5
+    model = load_model(tmp_path / "resumed" / "model", device="cpu")  # the exported EMA loads as a pipeline
+    assert model.spec.name == "toy"
+
+
+def test_resume_starts_from_the_exported_model_when_there_is_no_checkpoint(tmp_path):
+    run(tmp_path / "first", "--stop-at", "2")
+    (tmp_path / "first" / "checkpoint" / "state.pt").unlink()
+    exported = load_model(tmp_path / "first" / "model", device="cpu").unet.state_dict()
+    state = run(tmp_path / "first", "--stop-at", "1", "--resume")
+    assert state["step"] == 1
+    record = json.loads((tmp_path / "first" / "model" / "training.json").read_text())
+    assert record["runs"][0]["steps"] == [0, 2]  # the run the weights came from is kept in the record
+    # one step on from the exported weights, not from scratch
+    distance = max((state["unet"][k] - v.float()).abs().max().item() for k, v in exported.items())
+    assert distance < 0.05
+
+
+def test_resume_without_anything_to_resume_says_so(tmp_path):
+    with pytest.raises(SystemExit, match="no checkpoint"):
+        run(tmp_path, "--resume")
