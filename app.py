@@ -31,13 +31,17 @@ except ImportError:
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_MODEL = os.environ.get("MOTION_INVERSION_MODEL", "toy")
-DEFAULT_STEPS = {"toy": 200}  # the toy model learns quickly; real models use the paper's 400
 MAX_QUEUE = int(os.environ.get("MOTION_INVERSION_MAX_QUEUE", "16"))
 MAX_UPLOAD = os.environ.get("MOTION_INVERSION_MAX_UPLOAD", "200mb")
 NO_MOTION = "(none: plain model)"
 NO_PREVIEW = ASSETS / "no-preview.png"
 
 studio = Studio(MotionLibrary())
+
+
+def default_steps(model_name: str) -> int:
+    """The model's inversion steps (its recipe in the registry), or the paper's 400 for other models."""
+    return REGISTRY[model_name].invert_steps if model_name in REGISTRY else REGISTRY["zeroscope"].invert_steps
 
 
 def fail(error: Exception):
@@ -240,7 +244,7 @@ with gr.Blocks(title="motion-inversion") as demo:
                     "a Hub id or a local pipeline folder also works",
                 )  # fmt: skip
                 with gr.Accordion("Advanced", open=False):
-                    steps = gr.Slider(1, MAX_STEPS, value=DEFAULT_STEPS.get(DEFAULT_MODEL, 400), step=1,
+                    steps = gr.Slider(1, MAX_STEPS, value=default_steps(DEFAULT_MODEL), step=1,
                                       label="Training steps", elem_id="learn-steps")  # fmt: skip
                     loss = gr.Radio(["base", "debiased"], value="base", label="Loss")
                     learn_seed = gr.Number(value=0, precision=0, label="Seed")
@@ -310,7 +314,7 @@ with gr.Blocks(title="motion-inversion") as demo:
         [learn_status, loss_plot, *library_outputs], api_name="invert", **gpu_queue,
     )  # fmt: skip
     stop_button.click(stop, None, learn_status, api_name="stop", concurrency_limit=None)
-    model_choice.change(lambda name: DEFAULT_STEPS.get(name, 400), model_choice, steps, api_visibility="private")
+    model_choice.change(default_steps, model_choice, steps, api_visibility="private")
     library_choice.change(show_motion, library_choice, [details, preview, download], api_visibility="private")
     rename_button.click(rename, [library_choice, new_name], [library_status, *library_outputs], api_name="rename")
     delete_button.click(lambda: gr.update(visible=True), None, confirm_row, api_visibility="private")

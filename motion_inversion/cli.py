@@ -45,11 +45,14 @@ def _invert(args: argparse.Namespace) -> None:
     from .library import MotionLibrary, free_path
     from .models import load_model
 
+    if not Path(args.clip).is_file():  # before loading a model, which can take minutes
+        raise MotionInversionError(f"clip not found: {args.clip}")
     library = None if args.out else MotionLibrary()  # no --out: into the library, with a preview for the app
     out = Path(args.out) if args.out else free_path(library.folder, Path(args.clip).stem)
     _check_writable(out)
     model = load_model(args.model, device=args.device)
     spec = model.spec
+    args.steps = args.steps or spec.invert_steps
     with _notes_to_stderr():
         clip = load_reference_clip(
             args.clip, args.frames or spec.num_frames, spec.height, spec.width, start=args.start, fps=args.fps,
@@ -159,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     invert.add_argument("--model", default=DEFAULT_MODEL, help=f"base model: registry name, Hub id or folder "
                         f"(default {DEFAULT_MODEL})")  # fmt: skip
     invert.add_argument("--prompt", default="", help="a caption of the clip (may be empty)")
-    invert.add_argument("--steps", type=int, default=400)
+    invert.add_argument("--steps", type=int, help="training steps (default: the model's; 200 toy, 400 real models)")
     invert.add_argument("--lr", type=float, help="learning rate (default: the model's, 0.02 for real models)")
     invert.add_argument("--loss", choices=("base", "debiased"), default="base")
     invert.add_argument("--seed", type=int, default=0)
@@ -178,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--prompt", required=True)
     generate.add_argument("--negative-prompt", default="")
     generate.add_argument("--motion-type", choices=("camera", "object", "hybrid"), default="object")
-    generate.add_argument("--strength", type=float, default=1.0)
+    generate.add_argument("--strength", type=float, help="how strongly the motion is applied (default: the model's)")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--steps", type=int, help="sampling steps (default: the model's)")
     generate.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's)")

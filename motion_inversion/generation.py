@@ -19,7 +19,7 @@ from .errors import MotionInversionError, MotionInversionWarning
 from .models import VideoModel, unet_forward
 from .motion import Motion
 
-MOTION_TYPES = {"camera": "none", "object": "diff", "hybrid": "diff"}
+MOTION_TYPES = ("camera", "object", "hybrid")  # each model's recipe maps them to value modes (ModelSpec.value_modes)
 # callback(step, total) -> True to stop: generation then raises MotionInversionError (there is no partial video).
 GenerationCallback = Callable[[int, int], bool | None]
 
@@ -48,7 +48,7 @@ def generate(
     prompt: str = "",
     negative_prompt: str = "",
     motion_type: str = "object",
-    strength: float = 1.0,
+    strength: float | None = None,
     seed: int = 0,
     steps: int | None = None,
     guidance: float | None = None,
@@ -61,7 +61,8 @@ def generate(
 ) -> torch.Tensor:
     """A video as uint8 frames (frames, height, width, 3). Unset sizes come from the motion, else the model.
 
-    `value_mode` ("full", "none", "diff") overrides the one the motion type picks; for experiments such as the toy
+    Unset `strength` and `noise_prior` come from the model's recipe (ModelSpec), and so does the value mode that
+    the motion type picks; `value_mode` ("full", "none", "diff") overrides it, for experiments such as the toy
     evaluation, which compares them.
     """
     if not prompt or not prompt.strip():
@@ -69,6 +70,7 @@ def generate(
     if motion_type not in MOTION_TYPES:
         raise MotionInversionError(f"motion_type must be one of {tuple(MOTION_TYPES)}, got {motion_type!r}")
     noise_prior = model.spec.noise_prior if noise_prior is None else noise_prior
+    strength = model.spec.strength if strength is None else strength
     if not 0.0 <= noise_prior <= 1.0:
         raise MotionInversionError(f"noise_prior must be between 0 and 1, got {noise_prior}")
     spec = model.spec
@@ -93,7 +95,7 @@ def generate(
 
     use_guidance = guidance > 1.0
     text = model.encode_text([negative_prompt, prompt] if use_guidance else [prompt])
-    value_mode = value_mode or MOTION_TYPES[motion_type]
+    value_mode = value_mode or spec.value_modes[motion_type]
     injection = motion.apply(model.unet, value_mode, strength) if motion is not None else nullcontext()
     scheduler = model.scheduler
     scheduler.set_timesteps(steps)

@@ -94,7 +94,7 @@ def invert(
     model: VideoModel,
     clip: str | os.PathLike | Clip,
     prompt: str = "",
-    steps: int = 400,
+    steps: int | None = None,
     lr: float | None = None,
     loss: str = "base",
     seed: int = 0,
@@ -112,15 +112,18 @@ def invert(
     target_blocks: list[str] | None = None,
     gradient_checkpointing: bool = False,
 ) -> Motion:
-    """Learn the motion of `clip` (a path or a Clip). Defaults (frames, size) come from the model's registry entry.
+    """Learn the motion of `clip` (a path or a Clip). Defaults (frames, size, and the recipe: steps, lr, target
+    blocks) come from the model's registry entry.
 
     The callback gets (step, total, loss) after each step and may return True to stop: the motion learned so far is
     returned, with `steps` set to the steps done. With `checkpoint_dir`, a motion file is written every
     `checkpoint_every` steps. The saved loss is the mean of the last 10 steps' losses (single steps are noisy).
     """
+    steps = model.spec.invert_steps if steps is None else steps
     if steps < 1:
         raise MotionInversionError(f"steps must be >= 1, got {steps}")
     lr = model.spec.lr if lr is None else lr
+    target_blocks = model.spec.target_blocks if target_blocks is None else target_blocks
     if not lr > 0:
         raise MotionInversionError(f"lr must be > 0, got {lr}")
     if loss not in LOSSES:

@@ -18,6 +18,8 @@ from .errors import MotionInversionError
 from .inject import unet_family
 
 SETTINGS_FILE = "motion_inversion.json"
+# METHOD.md: camera motion drops the value embedding, object and hybrid motion use its frame difference
+PAPER_VALUE_MODES = {"camera": "none", "object": "diff", "hybrid": "diff"}
 # the toy model, trained by `python -m motion_inversion.toy.train`
 TOY_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "toy-model"
 
@@ -34,8 +36,13 @@ class ModelSpec:
     steps: int
     guidance: float
     fps: int = 8
-    lr: float = 0.02  # inversion learning rate (the authors' recipe for ZeroScope)
+    # -- the recipe: how motions are learned and applied on this model (the authors' for ZeroScope by default) --
+    invert_steps: int = 400  # inversion steps
+    lr: float = 0.02  # inversion learning rate
+    target_blocks: tuple[str, ...] | None = None  # temporal blocks that carry embeddings (None: the widest)
     noise_prior: float = 0.5  # how much of the inversion latent starts a generation (METHOD.md)
+    strength: float = 1.0  # how strongly the embeddings are applied at generation
+    value_modes: dict = field(default_factory=lambda: dict(PAPER_VALUE_MODES))  # motion type -> value mode
     motion_adapter: str | None = None  # AnimateDiff: Hub id of the motion adapter added to the SD 1.5 UNet
     scheduler_overrides: dict = field(default_factory=dict)
     description: str = ""

@@ -74,13 +74,13 @@ class Studio:
 
     def learn(
         self, clip_path: str | os.PathLike, name: str = "", caption: str = "", model_name: str = "toy",
-        steps: int = 400, loss: str = "base", seed: int = 0, session: str = "",
+        steps: int | None = None, loss: str = "base", seed: int = 0, session: str = "",
         on_step: Callable[[int, int, float], None] | None = None,
     ) -> MotionEntry:  # fmt: skip
         """Learn the clip's motion and save it in the library (with its preview). A stop request for `session`
         ends training early; what was learned so far is saved."""
         path = self.check_clip(clip_path)
-        if not 1 <= steps <= MAX_STEPS:
+        if steps is not None and not 1 <= steps <= MAX_STEPS:
             raise MotionInversionError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
         self._stop_requests.discard(session)  # a stop pressed before this job started does not count
         model = self.model(model_name)
@@ -101,7 +101,7 @@ class Studio:
     # -- generating -------------------------------------------------------------------------------------------------
     def generate(
         self, motion_name: str | None, prompt: str, negative_prompt: str = "", motion_type: str = "object",
-        strength: float = 1.0, seed: int = 0, steps: int | None = None, guidance: float | None = None,
+        strength: float | None = None, seed: int = 0, steps: int | None = None, guidance: float | None = None,
         model_name: str | None = None, on_step: Callable[[int, int], None] | None = None,
     ) -> Path:  # fmt: skip
         """Generate a video (mp4 in a fresh temporary folder). With a motion, its own base model is used."""

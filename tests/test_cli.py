@@ -125,3 +125,10 @@ def test_ctrl_c_during_inversion_saves_what_was_learned(tiny_pipeline_dir, clip_
     assert "stopped at step" in stdout
     motion = Motion.load(out)
     assert 1 <= motion.steps < 100000
+
+
+def test_a_missing_clip_is_refused_before_any_model_loads(tmp_path, capsys):
+    # a model name that does not exist: had it been loaded first, the error would name the model, not the clip
+    code = main(["invert", str(tmp_path / "nowhere.mp4"), "--model", str(tmp_path / "no-model")])
+    err = capsys.readouterr().err
+    assert code == 2 and "clip not found" in err and "no-model" not in err, err

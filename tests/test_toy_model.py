@@ -36,18 +36,27 @@ def test_the_toy_model_draws_an_object_of_the_prompted_colour(toy, colour):
     assert tracker.track(frames, colour).found_fraction >= 0.75
 
 
+MIN_FIDELITY, MIN_GAIN = 0.25, 0.2  # set from the measurement below
+TRANSFER_CASES = {  # sample clip -> new subjects generated with its motion (other shape, other colour)
+    "blue-square-right": (("a green circle", "green"), ("a yellow triangle", "yellow")),
+    "red-circle-orbit": (("a blue square", "blue"), ("a yellow triangle", "yellow")),
+}
+
+
 def test_a_learned_motion_moves_a_new_object_like_the_reference(toy):
-    # Measured on this toy model (2-core CPU): fidelity 0.38 with the motion (full value) against -0.01 without, on
-    # these four cases; docs/toy-evaluation.md has the full benchmark. The margins below leave room for numerics.
-    spec = clips.SAMPLES["blue-square-right"]
-    reference = clips.render(spec).trajectory
-    motion = invert(toy, SAMPLES / "blue-square-right.mp4", prompt=spec.caption, steps=100, seed=0)
+    # What the app does with default settings (the toy recipe, motion type "object"), on 4 cases: 2 sample clips,
+    # 2 new subjects each. MEASURED; the margins below leave room for numerics.
     with_motion, without = [], []
-    for prompt, colour in (("a green circle", "green"), ("a yellow triangle", "yellow")):
-        for seed in range(2):
-            moved = generate(toy, motion, prompt, value_mode="full", seed=seed).numpy()
-            plain = generate(toy, None, prompt, seed=seed).numpy()
-            assert tracker.dominant_colour(moved) == colour  # the prompt's look, not the reference's blue
+    for name, prompts in TRANSFER_CASES.items():
+        spec = clips.SAMPLES[name]
+        reference = clips.render(spec).trajectory
+        motion = invert(toy, SAMPLES / f"{name}.mp4", prompt=spec.caption, seed=0)
+        for prompt, colour in prompts:
+            moved = generate(toy, motion, prompt, motion_type="object", seed=0).numpy()
+            plain = generate(toy, None, prompt, seed=0).numpy()
+            assert tracker.dominant_colour(moved) == colour  # the prompt's look, not the reference's
             with_motion.append(tracker.motion_fidelity(reference, tracker.track(moved, colour).trajectory))
             without.append(tracker.motion_fidelity(reference, tracker.track(plain, colour).trajectory))
-    assert np.mean(with_motion) >= 0.25 and np.mean(with_motion) - np.mean(without) >= 0.2, (with_motion, without)
+    assert np.mean(with_motion) >= MIN_FIDELITY and np.mean(with_motion) - np.mean(without) >= MIN_GAIN, (
+        with_motion, without
+    )  # fmt: skip

@@ -1,0 +1,92 @@
+"""A picture of what the app does with the sample clips: each reference, what the app makes from it with its default
+settings, and the plain model on the same seed.
+
+    python -m motion_inversion.toy.showcase            # writes docs/toy-showcase.png
+
+For each of four sample clips (assets/samples), the motion is learned with the app's defaults (the model's recipe),
+then a new subject is generated with it (motion type "object", or "camera" for the pan) and without it. Each row of
+the picture is one clip's frames, enlarged; the motion fidelity of each generated row is written beside it.
+"""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ..generation import generate
+from ..inversion import invert
+from ..models import VideoModel, load_model
+from . import clips, tracker
+
+SAMPLES = Path(__file__).resolve().parents[2] / "assets" / "samples"
+SHOWCASE = {  # sample clip -> the new subject generated with its motion
+    "red-circle-orbit": "a green triangle",
+    "blue-square-right": "a yellow circle",
+    "yellow-triangle-zigzag": "a blue square",
+    "red-square-pan-left": "a green circle",
+}
+SCALE = 4
+LABEL_WIDTH = 260
+
+
+def fidelity(spec: clips.ClipSpec, frames: np.ndarray, colour: str) -> float:
+    reference = clips.render(spec)
+    if spec.kind.startswith("pan-"):
+        generated = np.concatenate([[[0.0, 0.0]], np.cumsum(tracker.camera_shifts(frames), axis=0)])
+        return tracker.motion_fidelity(reference.camera, generated)
+    return tracker.motion_fidelity(reference.trajectory, tracker.track(frames, colour).trajectory)
+
+
+def showcase_rows(model: VideoModel, seed: int = 0) -> list[tuple[str, np.ndarray]]:
+    """(label, frames) rows: per sample, the reference, the app's result and the plain model's."""
+    rows = []
+    for name, prompt in SHOWCASE.items():
+        spec = clips.SAMPLES[name]
+        motion = invert(model, SAMPLES / f"{name}.mp4", prompt=spec.caption)
+        motion_type = "camera" if spec.kind.startswith("pan-") else "object"
+        moved = generate(model, motion, prompt, motion_type=motion_type, seed=seed).numpy()
+        plain = generate(model, None, prompt, seed=seed).numpy()
+        colour = prompt.split()[1]
+        rows += [
+            (f"{name} (reference)", clips.render(spec).frames),
+            (f"'{prompt[2:]}', {motion_type}: {fidelity(spec, moved, colour):+.2f}", moved),
+            (f"'{prompt[2:]}', no motion: {fidelity(spec, plain, colour):+.2f}", plain),
+        ]
+    return rows
+
+
+def draw(rows: list[tuple[str, np.ndarray]], path: Path) -> Path:
+    frames, size = rows[0][1].shape[0], rows[0][1].shape[1] * SCALE
+    gap = 6
+    image = Image.new("RGB", (LABEL_WIDTH + frames * (size + 2), len(rows) * (size + 2) + (len(rows) // 3) * gap),
+                      (255, 255, 255))  # fmt: skip
+    pen = ImageDraw.Draw(image)
+    top = 0
+    for index, (label, video) in enumerate(rows):
+        if index and index % 3 == 0:
+            top += gap
+        pen.text((4, top + size // 2 - 6), label, fill=(0, 0, 0))
+        for f, frame in enumerate(video):
+            tile = Image.fromarray(frame).resize((size, size), Image.NEAREST)
+            image.paste(tile, (LABEL_WIDTH + f * (size + 2), top))
+        top += size + 2
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="toy")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("docs/toy-showcase.png"))
+    args = parser.parse_args(argv)
+    rows = showcase_rows(load_model(args.model), args.seed)
+    for label, _ in rows:
+        print(label)
+    print(f"wrote {draw(rows, args.out)}")
+
+
+if __name__ == "__main__":
+    main()
