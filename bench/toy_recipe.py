@@ -24,6 +24,7 @@ GENERATION = {  # generate() overrides; motion type is object for object motion,
     "value diff, strength 1.5": dict(value_mode="diff", strength=1.5),
     "query-key only (paper's camera mode)": dict(value_mode="none"),
     "full value + inversion latent 0.3": dict(value_mode="full", noise_prior=0.3),
+    "value diff + inversion latent 0.3": dict(value_mode="diff", noise_prior=0.3),
 }
 INVERSION = {  # invert() overrides
     "lr 0.1 (toy default)": {},
@@ -39,8 +40,9 @@ def main() -> None:
     parser.add_argument("--inversion", nargs="*", default=list(INVERSION), choices=list(INVERSION))
     args = parser.parse_args()
     model = load_model(args.model)
-    print("| inversion | generation | object motion | gain over no motion | pans | gain over no motion |")
-    print("|---|---|---|---|---|---|")
+    print("| inversion | generation | object motion | gain over no motion | pans | gain over no motion "
+          "| appearance accuracy | reference's colour in frames |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for inversion in args.inversion:
         started = time.time()
         cases = evaluate(model, per_group=args.per_group, transfers=2, reproduce=False, variants=GENERATION,
@@ -51,7 +53,10 @@ def main() -> None:
             p = np.mean([c.fidelity[variant] for c in pans])
             o0 = np.mean([c.fidelity["no motion (baseline)"] for c in objects])
             p0 = np.mean([c.fidelity["no motion (baseline)"] for c in pans])
-            print(f"| {inversion} | {variant} | {o:.2f} | {o - o0:+.2f} | {p:.2f} | {p - p0:+.2f} |", flush=True)
+            appearance = np.mean([c.colour_ok[variant] for c in cases])
+            leak = np.mean([c.reference_colour[variant] for c in cases])
+            print(f"| {inversion} | {variant} | {o:.2f} | {o - o0:+.2f} | {p:.2f} | {p - p0:+.2f} | {appearance:.0%} "
+                  f"| {leak:.0%} |", flush=True)  # fmt: skip
         print(f"<!-- {inversion}: {len(cases)} cases, {time.time() - started:.0f} s -->", flush=True)
 
 

@@ -123,6 +123,16 @@ def colour_accuracy(model: VideoModel, seeds: int = 2) -> tuple[float, float]:
     return float(np.mean(hits)), float(np.mean(found))
 
 
+def resolve(model: VideoModel, motion_type: str, how: dict) -> tuple:
+    """A variant's full generation settings, the model's recipe filling in what it leaves out."""
+    spec = model.spec
+    return (
+        ("value_mode", how.get("value_mode", spec.value_modes[motion_type])),
+        ("strength", how.get("strength", spec.strength)),
+        ("noise_prior", how.get("noise_prior", spec.noise_prior)),
+    )
+
+
 def evaluate(
     model: VideoModel, per_group: int = 5, transfers: int = 2, reproduce: bool = True, variants=VARIANTS,
     invert_options: dict | None = None, seed: int = EVAL_SEED, log=lambda message: None,
@@ -142,12 +152,15 @@ def evaluate(
         for prompt, colour in prompts:
             case = Case(reference, prompt, colour, seed=len(cases) + len(new))
             motion_type = "camera" if case.is_pan else "object"
+            made = {}  # variants that come to the same settings are generated once
             for variant, how in variants.items():
-                frames = generate(
-                    model, motion if how is not None else None, prompt, motion_type=motion_type, seed=case.seed,
-                    **(how or {}),
-                ).numpy()  # fmt: skip
-                measure(case, variant, frames)
+                settings = None if how is None else resolve(model, motion_type, how)
+                if settings not in made:
+                    made[settings] = generate(
+                        model, motion if how is not None else None, prompt, seed=case.seed,
+                        **dict(settings or ()),
+                    ).numpy()  # fmt: skip
+                measure(case, variant, made[settings])
             new.append(case)
         cases += new
         log(f"{index + 1}: {reference.caption}, {spec.kind} ({time.time() - started:.0f} s): " + ", ".join(

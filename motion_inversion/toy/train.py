@@ -96,15 +96,15 @@ def to_pixels(frames: torch.Tensor) -> torch.Tensor:
     return frames.permute(0, 3, 1, 2).float() / 127.5 - 1.0  # (n, 3, h, w) in [-1, 1]
 
 
-def train_vae(frames: torch.Tensor, steps: int, log) -> "torch.nn.Module":
-    vae = build_vae()
+def train_vae(frames: torch.Tensor, steps: int, log, device="cpu") -> "torch.nn.Module":
+    vae = build_vae().to(device)
     optimizer = torch.optim.AdamW(vae.parameters(), lr=1e-3)
     images = frames.flatten(0, 1)  # (clips*frames, h, w, 3)
     generator = torch.Generator().manual_seed(1)
     for step in range(steps):
-        batch = to_pixels(images[torch.randint(len(images), (64,), generator=generator)])
+        batch = to_pixels(images[torch.randint(len(images), (64,), generator=generator)]).to(device)
         posterior = vae.encode(batch).latent_dist
-        reconstruction = vae.decode(posterior.sample(generator)).sample
+        reconstruction = vae.decode(posterior.sample()).sample
         kl = posterior.kl().mean() / batch[0].numel()
         loss = F.mse_loss(reconstruction, batch) + 1e-4 * kl
         optimizer.zero_grad(set_to_none=True)
@@ -118,12 +118,15 @@ def train_vae(frames: torch.Tensor, steps: int, log) -> "torch.nn.Module":
 
 
 @torch.no_grad()
-def encode_pool(vae, frames: torch.Tensor) -> torch.Tensor:
-    """(clips, 4, frames, h/4, w/4) unscaled latent means."""
+def encode_pool(vae, frames: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+    """(clips, 4, frames, h/4, w/4) unscaled latent means, on the CPU; `chunk` clips at a time on the VAE's device."""
+    device = next(vae.parameters()).device
     latents = []
-    for clip in frames:
-        latents.append(vae.encode(to_pixels(clip)).latent_dist.mean.permute(1, 0, 2, 3))  # (c, f, h, w)
-    return torch.stack(latents)
+    for part in frames.split(chunk):
+        pixels = to_pixels(part.flatten(0, 1)).to(device)  # (clips*frames, 3, h, w)
+        mean = vae.encode(pixels).latent_dist.mean.cpu()
+        latents.append(mean.unflatten(0, part.shape[:2]).permute(0, 2, 1, 3, 4))  # (clips, c, f, h, w)
+    return torch.cat(latents)
 
 
 def save_component(module, folder: Path) -> None:
@@ -274,11 +277,11 @@ def main(argv=None) -> None:
         if from_shipped:
             from diffusers import AutoencoderKL
 
-            vae = AutoencoderKL.from_pretrained(out / "vae").float().eval().requires_grad_(False)
+            vae = AutoencoderKL.from_pretrained(out / "vae").float().eval().requires_grad_(False).to(args.device)
             latents = encode_pool(vae, frames) * vae.config.scaling_factor
             log(f"starting the UNet stage from the weights in {out}")
         else:
-            vae = train_vae(frames, args.vae_steps, log)
+            vae = train_vae(frames, args.vae_steps, log, args.device)
             latents = encode_pool(vae, frames)
             vae.register_to_config(scaling_factor=1.0 / latents.std().item())
             latents = latents * vae.config.scaling_factor
