@@ -292,7 +292,8 @@ with gr.Blocks(title="motion-inversion") as demo:
                     list(MOTION_TYPE_HELP), value="object", label="Motion type",
                     info=" · ".join(f"{k}: {v}" for k, v in MOTION_TYPE_HELP.items()),
                 )  # fmt: skip
-                strength = gr.Slider(0, 2, value=1.0, step=0.05, label="Motion strength")
+                default_strength = REGISTRY[DEFAULT_MODEL].strength if DEFAULT_MODEL in REGISTRY else 1.0
+                strength = gr.Slider(0, 2, value=default_strength, step=0.05, label="Motion strength")
                 with gr.Row():
                     seed = gr.Number(value=0, precision=0, label="Seed", scale=3)
                     randomise = gr.Button("🎲 Randomise", scale=1)
