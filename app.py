@@ -2,6 +2,10 @@
 
 A thin Gradio view over `motion_inversion.studio.Studio`. Run `python app.py` (GRADIO_SERVER_NAME and
 GRADIO_SERVER_PORT are honoured). GPU work (learning, generating) goes through one queue, one job at a time.
+
+On a Space (`SPACE_ID`) or with `MOTION_INVERSION_PRIVATE=1`, each visitor has a private library (owners.py): every
+handler that touches a library works on the library of the visitor who sent the request, and library files reach
+the page only as copies handed out by a handler, never through a static route to the library folder.
 """
 
 import os
@@ -9,15 +13,26 @@ import queue
 import random
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
+from gradio.utils import get_upload_folder
 
 from motion_inversion.errors import MotionInversionError
-from motion_inversion.library import MotionLibrary
+from motion_inversion.jobs import Job
+from motion_inversion.library import default_library_dir
 from motion_inversion.models import REGISTRY
-from motion_inversion.studio import MAX_STEPS, MOTION_TYPE_HELP, Studio
+from motion_inversion.owners import (
+    Libraries,
+    Visitors,
+    anonymous_days_from_env,
+    browser_secret,
+    private_mode_from_env,
+)
+from motion_inversion.scratch import Scratch, prune
+from motion_inversion.studio import MAX_STEPS, MIN_STEPS_TO_KEEP, MOTION_TYPE_HELP, Studio
 
 try:  # ZeroGPU on Hugging Face Spaces: the decorated calls get a GPU; elsewhere a no-op
     import spaces
@@ -33,10 +48,19 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_MODEL = os.environ.get("MOTION_INVERSION_MODEL", "toy")
 MAX_QUEUE = int(os.environ.get("MOTION_INVERSION_MAX_QUEUE", "16"))
 MAX_UPLOAD = os.environ.get("MOTION_INVERSION_MAX_UPLOAD", "200mb")
+# The most files kept in Gradio's cache (uploads, generated videos, handed-out copies of library files); the oldest
+# go first. 500 toy videos are ~10 MB; a real model's are ~1 MB each.
+MAX_TEMP_FILES = int(os.environ.get("MOTION_INVERSION_MAX_TEMP_FILES", "500"))
 NO_MOTION = "(none: plain model)"
 NO_PREVIEW = ASSETS / "no-preview.png"
+PRIVATE = private_mode_from_env()
+EXAMPLES = Path(os.environ.get("MOTION_INVERSION_EXAMPLES") or ASSETS / "example-motions")
 
-studio = Studio(MotionLibrary())
+studio = Studio(
+    Libraries(default_library_dir(), PRIVATE, EXAMPLES, anonymous_days_from_env()),
+    scratch=Scratch(Path(get_upload_folder()) / "motion-inversion"),  # in Gradio's cache: results are not copied
+)
+visitors = Visitors()
 
 
 def default_steps(model_name: str) -> int:
@@ -49,29 +73,65 @@ def fail(error: Exception):
     raise gr.Error(str(error), print_exception=False) from error
 
 
+# -- who is asking ----------------------------------------------------------------------------------------------------
+def owner_of(request: gr.Request, profile: gr.OAuthProfile | None) -> str:
+    """The library owner of a request: everyone shares one locally; on a Space, the signed-in user, else the
+    browser's anonymous id, else (an API client) its session."""
+    if not PRIVATE:
+        return ""
+    return visitors.owner(request.session_hash, profile.username if profile else None)
+
+
+def shown(path: Path | None) -> str | None:
+    """A library file as the page may get it: in private mode a handed-out copy (the library is not served)."""
+    if path is None:
+        return None
+    return str(studio.scratch.hand_out(path) if PRIVATE else path)
+
+
+def tidy() -> None:
+    """Keep Gradio's cache within MAX_TEMP_FILES files and drop anonymous libraries left idle too long."""
+    prune([Path(demo.GRADIO_CACHE)], MAX_TEMP_FILES)  # uploads, results and handed-out copies
+    studio.libraries.clean_idle()
+
+
 # -- library views ----------------------------------------------------------------------------------------------------
-def gallery_items() -> list[tuple[str, str]]:
+def gallery_items(owner: str = "") -> list[tuple[str, str]]:
     # imported motions come without their source clip: they get a placeholder picture
-    return [(str(e.thumbnail or NO_PREVIEW), f"{e.name}\n{e.summary}") for e in studio.library.entries()]
+    entries = studio.libraries.entries(owner)
+    return [(shown(e.thumbnail) or str(NO_PREVIEW), f"{name}\n{e.summary}") for name, e in entries]
 
 
-def library_views(selected: str | None = None):
+def library_views(owner: str = "", selected: str | None = None):
     """Fresh gallery, library picker and generation picker (the three show the same library)."""
-    names = studio.library.names()
+    names = studio.libraries.names(owner)
     selected = selected if selected in names else (names[0] if names else None)
     return (
-        gallery_items(),
+        gallery_items(owner),
         gr.update(choices=names, value=selected),
         gr.update(choices=[NO_MOTION, *names], value=selected or NO_MOTION),
     )
 
 
-def show_motion(name: str | None):
+def identify(browser_id: str, request: gr.Request, profile: gr.OAuthProfile | None):
+    """On page load: tie this page to its visitor's library (private mode), then show that library."""
+    if PRIVATE and profile is None:
+        browser_id = visitors.arrive(request.session_hash, browser_id or "")
+    return browser_id, *library_views(owner_of(request, profile))
+
+
+def leave(request: gr.Request):
+    """The tab was closed: its jobs stop at their next step, its waiting ones are dropped."""
+    studio.jobs.forget(request.session_hash)
+    visitors.leave(request.session_hash)
+
+
+def show_motion(name: str | None, request: gr.Request, profile: gr.OAuthProfile | None):
     """Details, preview clip and download file of the chosen motion."""
     if not name:
         return "The library is empty: learn a motion above, or import one.", None, gr.update(value=None)
     try:
-        entry = studio.library.entry(name)
+        entry = studio.libraries.entry(owner_of(request, profile), name)
     except MotionInversionError as error:
         return str(error), None, gr.update(value=None)
     meta = entry.metadata
@@ -80,13 +140,23 @@ def show_motion(name: str | None):
         f"learned for {meta['steps']} steps (loss {float(meta['loss'] or 'nan'):.4f})"
         + (f" · caption: *{meta['prompt']}*" if meta.get("prompt") else "")
     )
-    return details, str(entry.preview) if entry.preview else None, gr.update(value=str(entry.path))
+    return details, shown(entry.preview), gr.update(value=shown(entry.path))
 
 
-def list_motions() -> list[dict]:
-    """Every saved motion: name, base model, frames, width, height, steps, created date."""
+def list_motions(request: gr.Request, profile: gr.OAuthProfile | None) -> list[dict]:
+    """Every motion you can use: name, base model, frames, width, height, steps, created date (yours, then the
+    read-only examples, named examples/...)."""
     keys = ("base_model", "num_frames", "width", "height", "steps", "created_at", "prompt")
-    return [{"name": e.name, **{k: e.metadata.get(k, "") for k in keys}} for e in studio.library.entries()]
+    entries = studio.libraries.entries(owner_of(request, profile))
+    return [{"name": name, **{k: e.metadata.get(k, "") for k in keys}} for name, e in entries]
+
+
+def download_motion(name: str, request: gr.Request, profile: gr.OAuthProfile | None) -> str:
+    """The .safetensors file of one of your motions (or an example)."""
+    try:
+        return shown(studio.libraries.entry(owner_of(request, profile), name).path)
+    except MotionInversionError as error:
+        fail(error)
 
 
 # -- learning ---------------------------------------------------------------------------------------------------------
@@ -96,117 +166,194 @@ def loss_frame(history: list[tuple[int, float]]) -> pd.DataFrame:
     return pd.DataFrame({"step": pd.Series(steps, dtype="int64"), "loss": pd.Series(losses, dtype="float64")})
 
 
-@gpu
-def learn(clip, name, caption, model_name, steps, loss, seed, request: gr.Request, progress=gr.Progress()):
-    """Learn the clip's motion into the library, streaming progress; Stop keeps what was learned so far."""
-    try:
-        studio.check_clip(clip)
-    except MotionInversionError as error:
-        fail(error)
-    updates: queue.Queue = queue.Queue()
-    outcome: dict = {}
+def line_up(kind: str, request: gr.Request, profile: gr.OAuthProfile | None):
+    """Before a job joins the queue: register it and say where the visitor stands and how long the wait is."""
+    job = studio.jobs.open(kind, owner_of(request, profile), request.session_hash)
+    ahead, wait = studio.jobs.ahead_of(job)
+    if ahead == 0:
+        return "Starting…", job.id
+    jobs = f"{ahead} job{'s' if ahead > 1 else ''} ahead of you"
+    if wait is None:
+        return f"Waiting: {jobs} (the wait is estimated once such a job has finished here).", job.id
+    return f"Waiting: {jobs} · about {wait:.0f} s (from the last jobs' times).", job.id
 
-    def work():
+
+def line_up_learning(request: gr.Request, profile: gr.OAuthProfile | None):
+    return line_up("learn", request, profile)
+
+
+def line_up_generation(request: gr.Request, profile: gr.OAuthProfile | None):
+    return line_up("generate", request, profile)
+
+
+def follow(job: Job, work: Callable[[Callable], object], show: Callable[[list], tuple | None]) -> Iterator:
+    """Run `work(report)` in a thread and yield `show(reports)` as reports come (a few page updates a second);
+    returns what `work` returned. If the visitor leaves (Gradio closes this generator) or the work fails, the
+    job is asked to stop at its next step."""
+    reports: queue.Queue = queue.Queue()
+    outcome: dict = {}
+    done = object()
+
+    def target():
         try:
-            outcome["entry"] = studio.learn(
-                clip, name or Path(clip).stem, caption or "", model_name, int(steps), loss, int(seed),
-                session=request.session_hash, on_step=lambda step, total, value: updates.put((step, total, value)),
-            )  # fmt: skip
-        except Exception as error:  # reported below, in the request's thread
+            outcome["result"] = work(reports.put)
+        except Exception as error:  # re-raised below, in the request's thread
             outcome["error"] = error
         finally:
-            updates.put(None)
+            reports.put(done)
 
-    threading.Thread(target=work, daemon=True).start()
-    history, started, total = [], time.time(), int(steps)
-    yield f"Loading **{model_name}** and reading the clip…", loss_frame(history), gr.skip(), gr.skip(), gr.skip()
-    first_step_at, finished = None, False
-    while not finished:
-        items = [updates.get()]
-        time.sleep(0.25)  # at most a few page updates per second, however fast the steps are
-        while not updates.empty():
-            items.append(updates.get_nowait())
-        for item in items:
-            if item is None:
-                finished = True
-            else:
-                step, total, value = item
-                history.append((step, value))
-                first_step_at = first_step_at or (time.time(), step)
-        if history and not finished:
-            step = history[-1][0]
-            progress((step, total), desc="learning the motion", unit="steps")
-            seconds_per_step = (time.time() - first_step_at[0]) / max(step - first_step_at[1], 1)
-            left = seconds_per_step * (total - step)
-            status = f"step {step} / {total} · loss {history[-1][1]:.4f} · about {left:.0f} s left"
-            yield status, loss_frame(history), gr.skip(), gr.skip(), gr.skip()
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    try:
+        finished = False
+        while not finished:
+            items = [reports.get()]
+            time.sleep(0.25)  # at most a few page updates per second, however fast the steps are
+            while not reports.empty():
+                items.append(reports.get_nowait())
+            finished = items[-1] is done
+            update = show([item for item in items if item is not done])
+            if update is not None and not finished:
+                yield update
+    finally:
+        if thread.is_alive():
+            job.stop_requested.set()
     if "error" in outcome:
         if isinstance(outcome["error"], MotionInversionError):
             fail(outcome["error"])
         raise outcome["error"]
-    entry = outcome["entry"]
+    return outcome["result"]
+
+
+@gpu
+def learn(clip, name, caption, model_name, steps, loss, seed, ticket, request: gr.Request,
+          profile: gr.OAuthProfile | None, progress=gr.Progress()):  # fmt: skip
+    """Learn the clip's motion into the visitor's library, streaming progress; Stop keeps what was learned so far."""
+    owner = owner_of(request, profile)
+    try:
+        studio.check_clip(clip)
+        studio.library(owner)
+    except MotionInversionError as error:
+        fail(error)
+    job = studio.jobs.claim(ticket, "learn", owner, request.session_hash)
+    history, started, total = [], time.time(), int(steps)
+    first_step_at = None
+
+    def work(report):
+        return studio.learn(
+            clip, name or Path(clip).stem, caption or "", model_name, int(steps), loss, int(seed), owner=owner,
+            job=job, on_step=lambda step, total, value: report((step, total, value)),
+        )  # fmt: skip
+
+    def show(reports):
+        nonlocal first_step_at
+        for step, _, value in reports:
+            history.append((step, value))
+            first_step_at = first_step_at or (time.time(), step)
+        if not history:
+            return None
+        step = history[-1][0]
+        progress((step, total), desc="learning the motion", unit="steps")
+        seconds_per_step = (time.time() - first_step_at[0]) / max(step - first_step_at[1], 1)
+        status = (
+            f"step {step} / {total} · loss {history[-1][1]:.4f} · about {seconds_per_step * (total - step):.0f} s left"
+        )
+        return status, loss_frame(history), gr.skip(), gr.skip(), gr.skip()
+
+    yield f"Loading **{model_name}** and reading the clip…", loss_frame(history), gr.skip(), gr.skip(), gr.skip()
+    try:
+        entry = yield from follow(job, work, show)
+    finally:
+        tidy()
     stopped = int(entry.metadata["steps"]) < total
     status = (
-        f"Saved **{entry.name}** to the library after {entry.metadata['steps']} steps"
+        f"Saved **{entry.name}** to your library after {entry.metadata['steps']} steps"
         + (" (stopped early: what was learned so far is kept)" if stopped else "")
         + f" in {time.time() - started:.0f} s."
     )
-    yield status, loss_frame(history), *library_views(entry.name)
+    yield status, loss_frame(history), *library_views(owner, entry.name)
 
 
-def stop(request: gr.Request):
-    studio.request_stop(request.session_hash)
-    return "Stopping after the current step…"
+def stop(request: gr.Request, profile: gr.OAuthProfile | None):
+    """Stop every running or waiting job of this visitor, from whichever of their tabs."""
+    stopped = studio.request_stop(owner_of(request, profile))
+    if not stopped:
+        return "Nothing of yours is running."
+    return f"Stopping after the current step (fewer than {MIN_STEPS_TO_KEEP} learning steps are not saved)…"
 
 
 # -- library actions --------------------------------------------------------------------------------------------------
-def rename(name, new_name):
+def rename(name, new_name, request: gr.Request, profile: gr.OAuthProfile | None):
+    owner = owner_of(request, profile)
     try:
-        entry = studio.library.rename(name, new_name)
+        entry = studio.libraries.own_library(owner, name or "").rename(name, new_name)
     except MotionInversionError as error:
         fail(error)
-    return f"Renamed to **{entry.name}**.", *library_views(entry.name)
+    return f"Renamed to **{entry.name}**.", *library_views(owner, entry.name)
 
 
-def delete(name):
+def delete(name, request: gr.Request, profile: gr.OAuthProfile | None):
+    owner = owner_of(request, profile)
     try:
-        studio.library.delete(name)
+        studio.libraries.own_library(owner, name or "").delete(name)
     except MotionInversionError as error:
         fail(error)
-    return f"Deleted **{name}**.", *library_views(), gr.update(visible=False)
+    return f"Deleted **{name}**.", *library_views(owner), gr.update(visible=False)
 
 
-def import_motion(file):
+def copy_example(name, request: gr.Request, profile: gr.OAuthProfile | None):
+    owner = owner_of(request, profile)
+    try:
+        entry = studio.libraries.copy_example(owner, name or "")
+    except MotionInversionError as error:
+        fail(error)
+    return f"Copied to your library as **{entry.name}**.", *library_views(owner, entry.name)
+
+
+def import_motion(file, request: gr.Request, profile: gr.OAuthProfile | None):
     if not file:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    owner = owner_of(request, profile)
     try:
-        entry = studio.library.import_file(file, Path(file).stem)
+        entry = studio.library(owner).import_file(file, Path(file).stem)
     except MotionInversionError as error:
         fail(error)
-    return f"Imported **{entry.name}**.", *library_views(entry.name)
+    finally:
+        tidy()
+    return f"Imported **{entry.name}**.", *library_views(owner, entry.name)
 
 
 # -- generating -------------------------------------------------------------------------------------------------------
 @gpu
-def generate(motion_name, prompt, negative_prompt, motion_type, strength, seed, steps, guidance, compare,
-             progress=gr.Progress()):  # fmt: skip
+def generate(motion_name, prompt, negative_prompt, motion_type, strength, seed, steps, guidance, compare, ticket,
+             request: gr.Request, profile: gr.OAuthProfile | None, progress=gr.Progress()):  # fmt: skip
     """A video from the prompt, moving like the chosen motion; with `compare`, also the plain model's video."""
+    owner = owner_of(request, profile)
     motion_name = None if motion_name in (None, "", NO_MOTION) else motion_name
-    jobs = [motion_name] + ([None] if compare and motion_name else [])
-    videos = []
+    names = [motion_name] + ([None] if compare and motion_name else [])
+    job = studio.jobs.claim(ticket, "generate", owner, request.session_hash)
+
+    def work(report):
+        videos = []
+        with studio.jobs.run(job):  # one job for both videos of a comparison
+            for index, name in enumerate(names):
+                videos.append(str(studio.generate(
+                    name, prompt, negative_prompt or "", motion_type, float(strength), int(seed), int(steps) or None,
+                    float(guidance) or None, model_name=DEFAULT_MODEL, owner=owner, job=job,
+                    on_step=lambda step, total, done=index: report((done * total + step, total * len(names))),
+                )))  # fmt: skip
+        return videos
+
+    def show(reports):
+        if reports:
+            progress(reports[-1], desc="generating")
+        return None  # the videos come at the end; progress shows meanwhile
+
     try:
-        for index, name in enumerate(jobs):
-
-            def on_step(step, total, done=index):
-                progress((done * total + step, total * len(jobs)), desc="generating")
-
-            videos.append(str(studio.generate(
-                name, prompt, negative_prompt or "", motion_type, float(strength), int(seed), int(steps) or None,
-                float(guidance) or None, model_name=DEFAULT_MODEL, on_step=on_step,
-            )))  # fmt: skip
-    except MotionInversionError as error:
-        fail(error)
-    return videos[0], videos[1] if len(videos) > 1 else None
+        videos = yield from follow(job, work, show)
+    finally:
+        tidy()
+    yield videos[0], videos[1] if len(videos) > 1 else None
 
 
 def random_seed() -> int:
@@ -214,11 +361,23 @@ def random_seed() -> int:
 
 
 # -- the page ---------------------------------------------------------------------------------------------------------
-with gr.Blocks(title="motion-inversion") as demo:
+# in private mode the page is empty until it loads and says whose it is
+initial_names = [] if PRIVATE else studio.libraries.names()
+
+with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
     gr.Markdown(
         "# motion-inversion\nLearn how a short clip **moves**, keep it in your library, and make new videos of new "
         "subjects that move the same way."
+        + ("\n\nYour library is private: sign in with Hugging Face to keep it across browsers; without signing in "
+           "it stays in this browser for a few days." if PRIVATE else "")
+    )  # fmt: skip
+    # anonymous visitors' library id, kept in their browser (encrypted with a key stored beside the libraries)
+    browser_id = gr.BrowserState(
+        "", storage_key="motion-inversion-visitor", secret=browser_secret(studio.libraries.root)
     )
+    if os.environ.get("SPACE_ID"):
+        gr.LoginButton()  # Hugging Face sign-in (the Space's README enables hf_oauth)
+    learn_ticket, generate_ticket = gr.State(""), gr.State("")
     with gr.Group():
         gr.Markdown("## 1. Learn a motion")
         with gr.Row():
@@ -257,7 +416,7 @@ with gr.Blocks(title="motion-inversion") as demo:
     with gr.Group():
         gr.Markdown("## 2. Library")
         gallery = gr.Gallery(
-            gallery_items(),
+            [] if PRIVATE else gallery_items(),
             label="Saved motions",
             columns=6,
             height=220,
@@ -267,9 +426,14 @@ with gr.Blocks(title="motion-inversion") as demo:
         )
         with gr.Row():
             with gr.Column():
-                library_choice = gr.Dropdown(studio.library.names(), label="Motion", interactive=True)
+                # custom values: API clients name motions the page has not listed to them; handlers check them
+                library_choice = gr.Dropdown(initial_names, label="Motion", interactive=True, allow_custom_value=True)
                 details = gr.Markdown()
-                download = gr.DownloadButton("Download .safetensors")
+                with gr.Row():
+                    download = gr.DownloadButton("Download .safetensors")
+                    copy_button = gr.Button("Copy example to my library")
+                download_api = gr.Button(visible=False)  # the /download API: a motion's file by its name
+                download_file = gr.File(visible=False)
                 with gr.Row():
                     new_name = gr.Textbox(label="New name", scale=3)
                     rename_button = gr.Button("Rename", scale=1)
@@ -285,7 +449,9 @@ with gr.Blocks(title="motion-inversion") as demo:
         gr.Markdown("## 3. Generate")
         with gr.Row():
             with gr.Column():
-                generate_choice = gr.Dropdown([NO_MOTION, *studio.library.names()], value=NO_MOTION, label="Motion")
+                generate_choice = gr.Dropdown(
+                    [NO_MOTION, *initial_names], value=NO_MOTION, label="Motion", allow_custom_value=True
+                )
                 prompt = gr.Textbox(label="Prompt", placeholder="e.g. a blue square", elem_id="generate-prompt")
                 negative_prompt = gr.Textbox(label="Negative prompt")
                 motion_type = gr.Radio(
@@ -303,44 +469,54 @@ with gr.Blocks(title="motion-inversion") as demo:
                     )
                     guidance = gr.Number(value=0, label="Guidance (0: the model's default)")
                 compare = gr.Checkbox(label="Also generate without the motion (same seed), side by side")
-                generate_button = gr.Button("Generate", variant="primary")
+                with gr.Row():
+                    generate_button = gr.Button("Generate", variant="primary")
+                    stop_generate_button = gr.Button("Stop")
+                generate_status = gr.Markdown(elem_id="generate-status")
             with gr.Column():
                 video = gr.Video(label="With the motion", interactive=False, height=260, elem_id="generated-video")
                 baseline_video = gr.Video(label="Without the motion", interactive=False, height=260)
 
     library_outputs = [gallery, library_choice, generate_choice]
     gpu_queue = dict(concurrency_limit=1, concurrency_id="gpu")  # one GPU job at a time, everyone else waits
-    start_button.click(
-        learn, [clip, motion_name, caption, model_choice, steps, loss, learn_seed],
+    # the queue: first a quick, unqueued word on the visitor's place in line, then the job itself
+    lined_up = dict(concurrency_limit=None, api_visibility="private")
+    start_button.click(line_up_learning, None, [learn_status, learn_ticket], **lined_up).then(
+        learn, [clip, motion_name, caption, model_choice, steps, loss, learn_seed, learn_ticket],
         [learn_status, loss_plot, *library_outputs], api_name="invert", **gpu_queue,
     )  # fmt: skip
     stop_button.click(stop, None, learn_status, api_name="stop", concurrency_limit=None)
+    stop_generate_button.click(stop, None, generate_status, api_visibility="private", concurrency_limit=None)
     model_choice.change(default_steps, model_choice, steps, api_visibility="private")
     library_choice.change(show_motion, library_choice, [details, preview, download], api_visibility="private")
+    copy_button.click(copy_example, library_choice, [library_status, *library_outputs], api_name="copy_example")
+    download_api.click(download_motion, library_choice, download_file, api_name="download")
     rename_button.click(rename, [library_choice, new_name], [library_status, *library_outputs], api_name="rename")
     delete_button.click(lambda: gr.update(visible=True), None, confirm_row, api_visibility="private")
     cancel_button.click(lambda: gr.update(visible=False), None, confirm_row, api_visibility="private")
     confirm_button.click(delete, library_choice, [library_status, *library_outputs, confirm_row], api_name="delete")
     import_file.upload(import_motion, import_file, [library_status, *library_outputs], api_name="import_motion")
     randomise.click(random_seed, None, seed, api_visibility="private")
-    generate_button.click(
+    generate_button.click(line_up_generation, None, [generate_status, generate_ticket], **lined_up).then(
         generate, [generate_choice, prompt, negative_prompt, motion_type, strength, seed, sample_steps, guidance,
-                   compare], [video, baseline_video], api_name="generate", **gpu_queue,
-    )  # fmt: skip
+                   compare, generate_ticket], [video, baseline_video], api_name="generate", **gpu_queue,
+    ).then(lambda: "", None, generate_status, api_visibility="private")  # fmt: skip
     gr.api(list_motions, api_name="list_motions")
-    demo.load(library_views, None, library_outputs, api_visibility="private").then(
+    demo.load(identify, browser_id, [browser_id, *library_outputs], api_visibility="private").then(
         show_motion, library_choice, [details, preview, download], api_visibility="private"
     )
+    demo.unload(leave)
 
 demo.queue(max_size=MAX_QUEUE, default_concurrency_limit=1)
 
 
 def launch(**kwargs):
-    """Start the server; the library folder and assets are the only files it serves besides its own."""
-    studio.library.folder.mkdir(parents=True, exist_ok=True)
-    return demo.launch(
-        allowed_paths=[str(studio.library.folder), str(ASSETS)], max_file_size=MAX_UPLOAD, **kwargs
-    )  # fmt: skip
+    """Start the server. It serves the assets and, for local use only, the library folder; in private mode library
+    files reach a page only as copies handed out by the handlers."""
+    studio.libraries.root.mkdir(parents=True, exist_ok=True)
+    tidy()
+    allowed = [str(ASSETS)] + ([] if PRIVATE else [str(studio.libraries.root)])
+    return demo.launch(allowed_paths=allowed, max_file_size=MAX_UPLOAD, **kwargs)
 
 
 if __name__ == "__main__":

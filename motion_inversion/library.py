@@ -139,6 +139,20 @@ class MotionLibrary:
             Path(temp_name).write_bytes(source.read_bytes())
         return MotionEntry(path, Motion.read_metadata(path))
 
+    def add_copy(self, entry: MotionEntry, name: str | None = None) -> MotionEntry:
+        """Copy a motion of another library, with its preview and thumbnail, under a free version of its name."""
+        path = free_path(self.folder, name or entry.name)
+        sources = [(entry.path.with_suffix(s), path.with_suffix(s)) for s in COMPANION_SUFFIXES]
+        try:  # companions first, the motion last: it is what makes an entry
+            for source, target in [*sources, (entry.path, path)]:
+                if source.is_file():
+                    with atomic_write(target, "motion") as temp_name:
+                        Path(temp_name).write_bytes(source.read_bytes())
+        except BaseException:
+            _remove_companions(path)
+            raise
+        return MotionEntry(path, Motion.read_metadata(path))
+
     def rename(self, name: str, new_name: str) -> MotionEntry:
         entry = self.entry(name)
         target = self.folder / (safe_name(new_name) + MOTION_SUFFIX)

@@ -1,12 +1,13 @@
 """What the app does, without the UI: learn a motion from an uploaded clip into the library, generate from one.
 
-`Studio` holds the state that outlives a request: the library, the one loaded base model (loaded on first use,
-replaced when another is chosen) and the stop requests of running inversions, keyed by the requester's session.
-The Gradio app (app.py) is a thin view over it; tests drive it directly.
+`Studio` holds the state that outlives a request: the libraries (one, or one per visitor: owners.py), the one loaded
+base model (loaded on first use, replaced when another is chosen), the jobs that use it (one at a time, each
+stoppable by its owner: jobs.py) and the temporary files it hands out (scratch.py). Every method that touches a
+library takes the `owner` whose library it is. The Gradio app (app.py) is a thin view over it; tests drive it
+directly.
 """
 
 import os
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -14,12 +15,20 @@ from pathlib import Path
 from .errors import MotionInversionError
 from .generation import MOTION_TYPES, generate
 from .inversion import invert, load_reference_clip
+from .jobs import Job, JobBoard
 from .library import MotionEntry, MotionLibrary
 from .models import VideoModel, load_model
+from .motion import Motion
+from .owners import Libraries
+from .scratch import Scratch
 from .video import probe_clip, write_mp4
 
 MAX_CLIP_SECONDS = float(os.environ.get("MOTION_INVERSION_MAX_CLIP_SECONDS", "120"))
 MAX_STEPS = 2000
+# A job stopped (or left by its visitor) before this many learning steps saves nothing: on the toy model the motion
+# barely differs from the plain model's after 10 steps (embeddings start at zero, lr 0.1), so it is not worth a
+# library entry.
+MIN_STEPS_TO_KEEP = 10
 MOTION_TYPE_HELP = {
     "object": "an object moves (a car, a dog): its path is kept, the new subject's look is not taken from the clip",
     "camera": "the camera moves (pan, zoom, orbit) over a mostly still scene",
@@ -28,15 +37,21 @@ MOTION_TYPE_HELP = {
 
 
 class Studio:
-    def __init__(self, library: MotionLibrary | None = None, device=None, dtype=None,
-                 max_clip_seconds: float = MAX_CLIP_SECONDS):  # fmt: skip
-        self.library = library or MotionLibrary()
+    def __init__(self, libraries: Libraries | MotionLibrary | None = None, device=None, dtype=None,
+                 max_clip_seconds: float = MAX_CLIP_SECONDS, scratch: Scratch | None = None):  # fmt: skip
+        if isinstance(libraries, MotionLibrary) or libraries is None:
+            libraries = Libraries((libraries or MotionLibrary()).folder)
+        self.libraries = libraries
         self.max_clip_seconds = max_clip_seconds
         self.device, self.dtype = device, dtype
+        self.jobs = JobBoard()
+        self.scratch = scratch or Scratch()
         self._model: VideoModel | None = None
         self._model_key = ""
         self._model_lock = threading.Lock()
-        self._stop_requests: set[str] = set()
+
+    def library(self, owner: str = "") -> MotionLibrary:
+        return self.libraries.library(owner)
 
     # -- the base model ------------------------------------------------------------------------------------------
     def model(self, name: str) -> VideoModel:
@@ -48,15 +63,22 @@ class Studio:
                 self._model_key = name  # what it was asked for by: a registry name, Hub id or folder
             return self._model
 
-    # -- stopping a running inversion ----------------------------------------------------------------------------
-    def request_stop(self, session: str) -> None:
-        self._stop_requests.add(session)
+    def model_for(self, motion: Motion | None, default: str) -> VideoModel:
+        """The model a motion was learned on; `default` without one. A motion learned on a local folder model
+        names the model, not the folder: it is found when `default` is that model."""
+        if motion is None:
+            return self.model(default)
+        try:
+            return self.model(motion.base_model)
+        except MotionInversionError:
+            if self.model(default).name != motion.base_model:
+                raise
+            return self.model(default)
 
-    def _take_stop_request(self, session: str) -> bool:
-        if session in self._stop_requests:
-            self._stop_requests.discard(session)
-            return True
-        return False
+    # -- stopping --------------------------------------------------------------------------------------------------
+    def request_stop(self, owner: str = "") -> int:
+        """Stop every job of `owner` at its next step (from any of their tabs); returns how many."""
+        return self.jobs.stop(owner=owner)
 
     # -- learning --------------------------------------------------------------------------------------------------
     def check_clip(self, clip_path: str | os.PathLike | None) -> Path:
@@ -74,48 +96,66 @@ class Studio:
 
     def learn(
         self, clip_path: str | os.PathLike, name: str = "", caption: str = "", model_name: str = "toy",
-        steps: int | None = None, loss: str = "base", seed: int = 0, session: str = "",
+        steps: int | None = None, loss: str = "base", seed: int = 0, owner: str = "", job: Job | None = None,
         on_step: Callable[[int, int, float], None] | None = None,
     ) -> MotionEntry:  # fmt: skip
-        """Learn the clip's motion and save it in the library (with its preview). A stop request for `session`
-        ends training early; what was learned so far is saved."""
+        """Learn the clip's motion and save it in `owner`'s library (with its preview).
+
+        The job waits for the model, then runs; a stop request ends it at its next step and what was learned so
+        far is saved, unless that is fewer than MIN_STEPS_TO_KEEP steps (then it raises, saving nothing)."""
         path = self.check_clip(clip_path)
+        library = self.library(owner)  # refuses a missing owner before any work
         if steps is not None and not 1 <= steps <= MAX_STEPS:
             raise MotionInversionError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
-        self._stop_requests.discard(session)  # a stop pressed before this job started does not count
-        model = self.model(model_name)
-        spec = model.spec
-        clip = load_reference_clip(path, spec.num_frames, spec.height, spec.width)
+        job = job or self.jobs.open("learn", owner, session="")
+        with self.jobs.run(job):
+            model = self.model(model_name)
+            spec = model.spec
+            clip = load_reference_clip(path, spec.num_frames, spec.height, spec.width)
 
-        def callback(step: int, total: int, value: float) -> bool:
-            if on_step is not None:
-                on_step(step, total, value)
-            return self._take_stop_request(session)
+            def callback(step: int, total: int, value: float) -> bool:
+                if on_step is not None:
+                    on_step(step, total, value)
+                return job.should_stop()
 
-        motion = invert(
-            model, clip, prompt=caption.strip(), steps=steps, loss=loss, seed=seed, callback=callback,
-            num_frames=clip.num_frames,
-        )  # fmt: skip
-        return self.library.add(motion, name.strip() or path.stem, preview_frames=clip.frames, fps=spec.fps)
+            motion = invert(
+                model, clip, prompt=caption.strip(), steps=steps, loss=loss, seed=seed, callback=callback,
+                num_frames=clip.num_frames,
+            )  # fmt: skip
+            if job.should_stop() and motion.steps < min(MIN_STEPS_TO_KEEP, steps or MIN_STEPS_TO_KEEP):
+                raise MotionInversionError(
+                    f"stopped after {motion.steps} learning step(s): too little to be worth keeping, nothing was saved"
+                )
+            return library.add(motion, name.strip() or path.stem, preview_frames=clip.frames, fps=spec.fps)
 
     # -- generating -------------------------------------------------------------------------------------------------
     def generate(
         self, motion_name: str | None, prompt: str, negative_prompt: str = "", motion_type: str = "object",
         strength: float | None = None, seed: int = 0, steps: int | None = None, guidance: float | None = None,
-        model_name: str | None = None, on_step: Callable[[int, int], None] | None = None,
+        model_name: str | None = None, on_step: Callable[[int, int], None] | None = None, owner: str = "",
+        job: Job | None = None,
     ) -> Path:  # fmt: skip
-        """Generate a video (mp4 in a fresh temporary folder). With a motion, its own base model is used."""
+        """Generate a video (an mp4 in a fresh scratch folder). With a motion (of `owner`'s library or the
+        examples), its own base model is used. A stop request ends it at its next step, with an error."""
         if not prompt or not prompt.strip():
             raise MotionInversionError("the prompt is empty: describe what the new video should show")
         if motion_type not in MOTION_TYPES:
             raise MotionInversionError(f"motion type must be one of {', '.join(MOTION_TYPES)}, got {motion_type!r}")
-        motion = self.library.load(motion_name) if motion_name else None
-        model = self.model(motion.base_model if motion else (model_name or "toy"))
-        frames = generate(
-            model, motion, prompt.strip(), negative_prompt=negative_prompt, motion_type=motion_type,
-            strength=strength, seed=int(seed), steps=steps or None, guidance=guidance,
-            callback=on_step,
-        )  # fmt: skip
-        folder = Path(tempfile.mkdtemp(prefix="motion-inversion-"))
-        stem = "without-motion" if motion is None else f"{motion_name}-{motion_type}"
-        return write_mp4(frames.numpy(), folder / f"{stem}-seed{int(seed)}.mp4", fps=model.spec.fps)
+        motion = Motion.load(self.libraries.entry(owner, motion_name).path) if motion_name else None
+        job = job or self.jobs.open("generate", owner, session="")
+        with self.jobs.run(job):
+            model = self.model_for(motion, model_name or "toy")
+
+            def callback(step: int, total: int) -> bool:
+                if on_step is not None:
+                    on_step(step, total)
+                return job.should_stop()
+
+            frames = generate(
+                model, motion, prompt.strip(), negative_prompt=negative_prompt, motion_type=motion_type,
+                strength=strength, seed=int(seed), steps=steps or None, guidance=guidance, callback=callback,
+            )  # fmt: skip
+            stem = "without-motion" if motion is None else f"{Path(motion_name).name}-{motion_type}"
+            return write_mp4(
+                frames.numpy(), self.scratch.new_folder() / f"{stem}-seed{int(seed)}.mp4", fps=model.spec.fps
+            )

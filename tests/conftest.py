@@ -115,3 +115,38 @@ def client(app_url):
     from gradio_client import Client
 
     return Client(app_url, verbose=False)
+
+
+# -- the app as a user starts it --
+import socket  # noqa: E402
+import time  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(env: dict) -> tuple[subprocess.Popen, object]:
+    """`python app.py` in a subprocess, as a user starts it; returns it and a gradio Client once it answers."""
+    from gradio_client import Client
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "app.py"], cwd=ROOT, env={**env, "GRADIO_SERVER_NAME": "127.0.0.1",
+                                                  "GRADIO_SERVER_PORT": str(port)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(600):
+        try:
+            return process, Client(url, verbose=False)
+        except Exception:
+            if process.poll() is not None:
+                raise RuntimeError("app.py exited before serving") from None
+            time.sleep(0.2)
+    process.kill()
+    raise TimeoutError("app.py did not start")

@@ -1,20 +1,15 @@
 """The Gradio app: its handlers on a tiny model, then the launched app driven through gradio_client."""
 
 import os
-import socket
-import subprocess
-import sys
+import re
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import TINY_FRAMES, TINY_SIZE, make_clip
+from conftest import TINY_FRAMES, TINY_SIZE, make_clip, serve
 
 from motion_inversion import Motion
 from motion_inversion.video import read_clip
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def decoded_frames(path) -> tuple[int, int, int]:
@@ -22,18 +17,22 @@ def decoded_frames(path) -> tuple[int, int, int]:
 
 
 def library_files(app) -> list[str]:
-    return sorted(p.name for p in app.studio.library.folder.iterdir())
+    return sorted(p.name for p in app.studio.library().folder.iterdir())
 
 
 def test_handlers_learn_into_the_library_then_generate_an_mp4(app, clip_path, tiny_pipeline_dir):
     request = SimpleNamespace(session_hash="unit")
-    updates = list(app.learn(str(clip_path), "handler test", "", str(tiny_pipeline_dir), 3, "base", 0, request))
+    updates = list(
+        app.learn(str(clip_path), "handler test", "", str(tiny_pipeline_dir), 3, "base", 0, "", request, None)
+    )
     status = updates[-1][0]
-    assert status.startswith("Saved **handler-test** to the library after 3 steps")
+    assert status.startswith("Saved **handler-test** to your library after 3 steps")
     assert [step for step, _ in updates[-1][1].itertuples(index=False)] == [1, 2, 3]  # the loss curve
-    entry = app.studio.library.entry("handler-test")
+    entry = app.studio.library().entry("handler-test")
     assert entry.preview and entry.thumbnail
-    with_motion, without = app.generate("handler-test", "a red circle", "", "object", 1.0, 0, 2, 0, True)
+    *_, (with_motion, without) = app.generate(
+        "handler-test", "a red circle", "", "object", 1.0, 0, 2, 0, True, "", request, None
+    )
     assert decoded_frames(with_motion) == decoded_frames(without) == (TINY_FRAMES, *TINY_SIZE)
 
 
@@ -75,16 +74,24 @@ def test_a_second_client_waits_in_the_queue_then_completes(app, client, clip_pat
     assert decoded_frames(second.result()[0]) == (TINY_FRAMES, *TINY_SIZE)
 
 
+def learned_steps(job) -> int:
+    """The step the job's status line reports ("step 12 / 2000 · ..."), 0 before learning starts."""
+    outputs = job.outputs()
+    match = re.match(r"step (\d+) /", outputs[-1][0]) if outputs else None
+    return int(match.group(1)) if match else 0
+
+
 def test_stop_mid_inversion_keeps_a_usable_motion(app, client, clip_path):
     from gradio_client.utils import Status
 
     job = invert(client, clip_path, "stopped", steps=2000)
-    while not (job.status().code == Status.ITERATING and len(job.outputs()) >= 2):  # training has started
+    while learned_steps(job) < app.MIN_STEPS_TO_KEEP:  # fewer would not be worth keeping
+        assert job.status().code != Status.FINISHED
         time.sleep(0.1)
     client.predict(api_name="/stop")
     status = job.result(timeout=120)[0]
     assert "stopped early: what was learned so far is kept" in status
-    motion = Motion.load(app.studio.library.entry("stopped").path)
+    motion = Motion.load(app.studio.library().entry("stopped").path)
     assert 1 <= motion.steps < 2000
     video, _ = client.predict("stopped", "a red circle", "", "object", 1.0, 0, 2, 0, False, api_name="/generate")
     assert decoded_frames(video) == (TINY_FRAMES, *TINY_SIZE)
@@ -108,7 +115,7 @@ def test_bad_input_gets_a_readable_message_and_leaves_the_library_alone(app, cli
     short = make_clip(tmp_path / "short.mp4", seconds=0.5)  # 4 frames
     assert_refused(lambda: invert(client, short, "short").result(), "short.mp4 has 4 frame.*needs at least 8")
     shared = tmp_path / "shared.safetensors"
-    shared.write_bytes(app.studio.library.entry("kept").path.read_bytes())
+    shared.write_bytes(app.studio.library().entry("kept").path.read_bytes())
     client.predict(handle_file(str(shared)), api_name="/import_motion")
     gallery = client.predict(api_name="/list_motions")
     assert "shared" in {m["name"] for m in gallery}
@@ -129,34 +136,6 @@ def test_bad_input_gets_a_readable_message_and_leaves_the_library_alone(app, cli
     assert library_files(app) == before
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def serve(env: dict) -> tuple[subprocess.Popen, str]:
-    """`python app.py` in a subprocess, as a user starts it; returns it once it answers."""
-    from gradio_client import Client
-
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "app.py"], cwd=ROOT, env={**env, "GRADIO_SERVER_NAME": "127.0.0.1",
-                                                  "GRADIO_SERVER_PORT": str(port)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(600):
-        try:
-            return process, Client(url, verbose=False)
-        except Exception:
-            if process.poll() is not None:
-                raise RuntimeError("app.py exited before serving") from None
-            time.sleep(0.2)
-    process.kill()
-    raise TimeoutError("app.py did not start")
-
-
 def test_the_library_survives_an_app_restart(tiny_pipeline_dir, clip_path, tmp_path):
     env = {**os.environ, "MOTION_LIBRARY": str(tmp_path / "library"), "MOTION_INVERSION_MODEL": str(tiny_pipeline_dir)}
     process, client = serve(env)
@@ -171,3 +150,17 @@ def test_the_library_survives_an_app_restart(tiny_pipeline_dir, clip_path, tmp_p
     finally:
         process.terminate()
         process.wait(30)
+
+
+def test_a_cancelled_learning_job_stops_and_the_next_one_runs_at_once(app, client, clip_path):
+    """A visitor who leaves mid-learning (here: cancels, which closes the job as a closed tab does) frees the model
+    within a few steps: the next job starts at once and completes, and the first keeps what it had learned."""
+    first = invert(client, clip_path, "left behind", steps=2000)
+    while learned_steps(first) < app.MIN_STEPS_TO_KEEP + 2:
+        time.sleep(0.1)
+    first.cancel()
+    cancelled_at = learned_steps(first)
+    second = invert(client, clip_path, "next in line", steps=5)
+    assert "Saved **next-in-line**" in second.result(timeout=120)[0]
+    abandoned = Motion.load(app.studio.library().entry("left-behind").path)  # it ended before the second began
+    assert cancelled_at <= abandoned.steps <= cancelled_at + 5

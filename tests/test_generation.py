@@ -59,3 +59,15 @@ def test_refusals(tiny_model, motion):
         generate(tiny_model, foreign, "a cat", steps=2)
     with pytest.raises(MotionInversionError, match="stopped at step 1 of 2"):
         generate(tiny_model, motion, "a cat", steps=2, callback=lambda step, total: True)
+
+
+def test_an_error_mid_generation_leaves_the_original_processors(tiny_model, motion):
+    from test_inversion import Interrupted, fail_at_step
+
+    original = dict(tiny_model.unet.attn_processors)
+    plain = generate(tiny_model, None, "a red circle", steps=2)
+    with pytest.raises(Interrupted):
+        generate(tiny_model, motion, "a red circle", steps=4, callback=fail_at_step(2))
+    after = tiny_model.unet.attn_processors
+    assert after.keys() == original.keys() and all(after[name] is original[name] for name in original)
+    assert torch.equal(generate(tiny_model, None, "a red circle", steps=2), plain)  # the plain model, as before

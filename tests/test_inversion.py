@@ -108,3 +108,23 @@ def test_bad_settings_are_refused(tiny_model, clip_path):
 def test_unet_is_left_clean(tiny_model, clip_path):
     invert(tiny_model, clip_path, steps=1, inversion_steps=0)
     inject_motion(tiny_model.unet, TINY_FRAMES, (16, 16)).remove()  # would refuse if embeddings were left behind
+
+
+class Interrupted(Exception):
+    """Stands for anything that can go wrong mid-job: out of memory, a full disk, a bug."""
+
+
+def fail_at_step(step: int):
+    def callback(done, *_):
+        if done == step:
+            raise Interrupted(f"forced failure at step {done}")
+
+    return callback
+
+
+def test_an_error_mid_inversion_leaves_the_original_processors(tiny_model, clip_path):
+    original = dict(tiny_model.unet.attn_processors)
+    with pytest.raises(Interrupted):
+        invert(tiny_model, clip_path, steps=10, inversion_steps=0, callback=fail_at_step(3))
+    after = tiny_model.unet.attn_processors
+    assert after.keys() == original.keys() and all(after[name] is original[name] for name in original)
