@@ -230,18 +230,19 @@ def learn(clip, name, caption, model_name, steps, loss, seed, ticket, request: g
           profile: gr.OAuthProfile | None, progress=gr.Progress()):  # fmt: skip
     """Learn the clip's motion into the visitor's library, streaming progress; Stop keeps what was learned so far."""
     owner = owner_of(request, profile)
+    job = studio.jobs.claim(ticket, "learn", owner, request.session_hash)
     try:
         studio.check_clip(clip)
         studio.library(owner)
     except MotionInversionError as error:
+        studio.jobs.close(job)
         fail(error)
-    job = studio.jobs.claim(ticket, "learn", owner, request.session_hash)
     history, started, total = [], time.time(), int(steps)
     first_step_at = None
 
     def work(report):
         return studio.learn(
-            clip, name or Path(clip).stem, caption or "", model_name, int(steps), loss, int(seed), owner=owner,
+            clip, name or "", caption or "", model_name, int(steps), loss, int(seed), owner=owner,
             job=job, on_step=lambda step, total, value: report((step, total, value)),
         )  # fmt: skip
 

@@ -83,7 +83,7 @@ def _invert(args: argparse.Namespace) -> None:
         progress.close()
         signal.signal(signal.SIGINT, previous_handler)
     if library is not None:
-        out = library.add(motion, out.stem, preview_frames=clip.frames, fps=spec.fps).path
+        out = library.add(motion, out.stem, preview_frames=clip.frames, fps=spec.fps, if_taken="number").path
     else:
         motion.save(out)
     if stop["requested"]:

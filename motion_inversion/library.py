@@ -4,13 +4,14 @@
     <name>.mp4           the reference clip as learned (model size), for the gallery
     <name>.png           its middle frame
 
-The folder is `MOTION_LIBRARY` when set; on a Hugging Face Space with persistent storage, `/data/motions`; else
+A motion's name is its file name, kept as the creator typed it (see check_name). The folder is `MOTION_LIBRARY`
+when set; on a Hugging Face Space with persistent storage, `/data/motions`; else
 `$XDG_DATA_HOME/motion-inversion/motions` (`~/.local/share/motion-inversion/motions`). Every write is atomic, and
 a failed add, rename or import leaves the library as it was.
 """
 
 import os
-import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,19 +35,44 @@ def default_library_dir() -> Path:
     return data_home / "motion-inversion" / "motions"
 
 
-def safe_name(name: str) -> str:
-    """A file-name-safe motion name: letters, digits, '-', '_' and '.', never a path."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(str(name)).name).strip("-.")
-    return cleaned[:80] or "motion"
+FORBIDDEN_IN_NAMES = '/\\:*?"<>|'  # path separators, and what Windows refuses in file names
+MAX_NAME_LENGTH = 80
+
+
+def check_name(name: str) -> str:
+    """The name as typed (surrounding spaces dropped) when it is safe as a file name: spaces and any language's
+    letters are; path separators, control characters, a leading '.' (so '..') and overlong names are refused."""
+    name = str(name).strip()
+    if not name:
+        raise MotionInversionError("the name is empty: type a name for the motion")
+    bad = sorted({c for c in name if c in FORBIDDEN_IN_NAMES or unicodedata.category(c).startswith("C")})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        raise MotionInversionError(f"the name {name!r} contains {shown}: use letters, digits, spaces, '-' or '_'")
+    if name.startswith("."):
+        raise MotionInversionError(f"the name {name!r} starts with '.': start it with a letter or digit")
+    if len(name) > MAX_NAME_LENGTH:
+        raise MotionInversionError(f"the name is {len(name)} characters long: at most {MAX_NAME_LENGTH}, please")
+    return name
+
+
+def name_from_file(stem: str) -> str:
+    """A motion name made from a file's name (when none was typed): what `check_name` refuses becomes '-'."""
+    cleaned = "".join("-" if c in FORBIDDEN_IN_NAMES or unicodedata.category(c).startswith("C") else c for c in stem)
+    return cleaned.strip(" -.")[:MAX_NAME_LENGTH] or "motion"
+
+
+def free_name(folder: Path, name: str) -> str:
+    """`name`, or name-2, name-3, ... when taken in `folder`."""
+    candidate, index = name, 2
+    while (folder / (candidate + MOTION_SUFFIX)).exists():
+        candidate, index = f"{name}-{index}", index + 1
+    return candidate
 
 
 def free_path(folder: Path, name: str, suffix: str = MOTION_SUFFIX) -> Path:
-    """folder/name.suffix, or name-2, name-3, ... when taken."""
-    stem = safe_name(name)
-    candidate, index = folder / f"{stem}{suffix}", 2
-    while candidate.exists():
-        candidate, index = folder / f"{stem}-{index}{suffix}", index + 1
-    return candidate
+    """folder/name.suffix for a name made from a file's name, or its -2, -3... variant when taken."""
+    return folder / (free_name(folder, name_from_file(name)) + suffix)
 
 
 @dataclass(frozen=True)
@@ -107,19 +133,35 @@ class MotionLibrary:
         return [entry.name for entry in self.entries()]
 
     def entry(self, name: str) -> MotionEntry:
-        path = self.folder / (safe_name(name) + MOTION_SUFFIX)
-        if safe_name(name) != name or not path.is_file():
-            raise MotionInversionError(f"no motion named {name!r} in the library ({self.folder})")
+        try:
+            path = self.folder / (check_name(name) + MOTION_SUFFIX)
+        except MotionInversionError:
+            path = None  # not a name any motion can have
+        if path is None or check_name(name) != name or not path.is_file():
+            raise MotionInversionError(f"no motion named {name!r} in the library")
         return MotionEntry(path, Motion.read_metadata(path))
+
+    def check_new_name(self, name: str) -> str:
+        """`name` as typed, if it is a valid name that is not taken; else a message (offering a free variant)."""
+        name = check_name(name)
+        if (self.folder / (name + MOTION_SUFFIX)).exists():
+            raise MotionInversionError(
+                f"a motion named {name!r} already exists: choose another name, e.g. {free_name(self.folder, name)!r}"
+            )
+        return name
 
     def load(self, name: str) -> Motion:
         return Motion.load(self.entry(name).path)
 
     def add(
-        self, motion: Motion, name: str, preview_frames: np.ndarray | None = None, fps: float = 8.0
-    ) -> MotionEntry:
-        """Save `motion` under a free version of `name` (sanitised; `-2`, `-3`... when taken), with its preview."""
-        path = free_path(self.folder, name)
+        self, motion: Motion, name: str, preview_frames: np.ndarray | None = None, fps: float = 8.0,
+        if_taken: str = "refuse",
+    ) -> MotionEntry:  # fmt: skip
+        """Save `motion` under `name` (as typed: see check_name), with its preview. A taken name is refused, or
+        with `if_taken="number"` becomes name-2, name-3... (for work that must not be lost at the last moment)."""
+        if if_taken == "refuse":
+            name = self.check_new_name(name)
+        path = self.folder / (free_name(self.folder, check_name(name)) + MOTION_SUFFIX)
         if preview_frames is not None:  # companions first: a motion never appears without them
             write_mp4(preview_frames, path.with_suffix(".mp4"), fps=fps)
             write_thumbnail(preview_frames, path.with_suffix(".png"))
@@ -131,17 +173,23 @@ class MotionLibrary:
         return MotionEntry(path, Motion.read_metadata(path))
 
     def import_file(self, source: str | os.PathLike, name: str | None = None) -> MotionEntry:
-        """Copy a motion file into the library after checking it is one (fully read, never unpickled)."""
+        """Copy a motion file into the library after checking it is one (fully read, never unpickled). Without a
+        name, it is named after the file (-2, -3... when taken)."""
         source = Path(source)
         Motion.load(source)  # raises MotionInversionError naming the file for anything else
-        path = free_path(self.folder, name or source.stem)
+        path = (
+            self.folder / (self.check_new_name(name) + MOTION_SUFFIX) if name else free_path(self.folder, source.stem)
+        )
         with atomic_write(path, "motion") as temp_name:
             Path(temp_name).write_bytes(source.read_bytes())
         return MotionEntry(path, Motion.read_metadata(path))
 
     def add_copy(self, entry: MotionEntry, name: str | None = None) -> MotionEntry:
-        """Copy a motion of another library, with its preview and thumbnail, under a free version of its name."""
-        path = free_path(self.folder, name or entry.name)
+        """Copy a motion of another library, with its preview and thumbnail, under its name (-2, -3... when
+        taken) or `name` (refused when taken)."""
+        path = self.folder / (
+            (self.check_new_name(name) if name else free_name(self.folder, entry.name)) + MOTION_SUFFIX
+        )
         sources = [(entry.path.with_suffix(s), path.with_suffix(s)) for s in COMPANION_SUFFIXES]
         try:  # companions first, the motion last: it is what makes an entry
             for source, target in [*sources, (entry.path, path)]:
@@ -155,11 +203,9 @@ class MotionLibrary:
 
     def rename(self, name: str, new_name: str) -> MotionEntry:
         entry = self.entry(name)
-        target = self.folder / (safe_name(new_name) + MOTION_SUFFIX)
-        if target == entry.path:
+        if check_name(new_name) == name:
             return entry
-        if target.exists():
-            raise MotionInversionError(f"a motion named {target.stem!r} already exists: choose another name")
+        target = self.folder / (self.check_new_name(new_name) + MOTION_SUFFIX)
         for suffix in COMPANION_SUFFIXES:  # companions first, the motion file last: it is what makes an entry
             if entry.path.with_suffix(suffix).is_file():
                 os.replace(entry.path.with_suffix(suffix), target.with_suffix(suffix))

@@ -16,7 +16,7 @@ from .errors import MotionInversionError
 from .generation import MOTION_TYPES, generate
 from .inversion import invert, load_reference_clip
 from .jobs import Job, JobBoard
-from .library import MotionEntry, MotionLibrary
+from .library import MotionEntry, MotionLibrary, name_from_file
 from .models import VideoModel, load_model
 from .motion import Motion
 from .owners import Libraries
@@ -103,11 +103,17 @@ class Studio:
 
         The job waits for the model, then runs; a stop request ends it at its next step and what was learned so
         far is saved, unless that is fewer than MIN_STEPS_TO_KEEP steps (then it raises, saving nothing)."""
-        path = self.check_clip(clip_path)
-        library = self.library(owner)  # refuses a missing owner before any work
-        if steps is not None and not 1 <= steps <= MAX_STEPS:
-            raise MotionInversionError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
         job = job or self.jobs.open("learn", owner, session="")
+        try:
+            path = self.check_clip(clip_path)
+            library = self.library(owner)  # refuses a missing owner before any work
+            # a typed name is kept as typed, and refused now (not after minutes of learning) when taken or unsafe
+            name = library.check_new_name(name) if name.strip() else name_from_file(path.stem)
+            if steps is not None and not 1 <= steps <= MAX_STEPS:
+                raise MotionInversionError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
+        except BaseException:
+            self.jobs.close(job)  # refused: it will not run, so it is no longer in anyone's way
+            raise
         with self.jobs.run(job):
             model = self.model(model_name)
             spec = model.spec
@@ -126,7 +132,8 @@ class Studio:
                 raise MotionInversionError(
                     f"stopped after {motion.steps} learning step(s): too little to be worth keeping, nothing was saved"
                 )
-            return library.add(motion, name.strip() or path.stem, preview_frames=clip.frames, fps=spec.fps)
+            # if_taken: a name taken while it learned (another tab) gets a number rather than losing the work
+            return library.add(motion, name, preview_frames=clip.frames, fps=spec.fps, if_taken="number")
 
     # -- generating -------------------------------------------------------------------------------------------------
     def generate(
@@ -137,12 +144,18 @@ class Studio:
     ) -> Path:  # fmt: skip
         """Generate a video (an mp4 in a fresh scratch folder). With a motion (of `owner`'s library or the
         examples), its own base model is used. A stop request ends it at its next step, with an error."""
-        if not prompt or not prompt.strip():
-            raise MotionInversionError("the prompt is empty: describe what the new video should show")
-        if motion_type not in MOTION_TYPES:
-            raise MotionInversionError(f"motion type must be one of {', '.join(MOTION_TYPES)}, got {motion_type!r}")
-        motion = Motion.load(self.libraries.entry(owner, motion_name).path) if motion_name else None
         job = job or self.jobs.open("generate", owner, session="")
+        try:
+            if not prompt or not prompt.strip():
+                raise MotionInversionError("the prompt is empty: describe what the new video should show")
+            if motion_type not in MOTION_TYPES:
+                raise MotionInversionError(
+                    f"motion type must be one of {', '.join(MOTION_TYPES)}, got {motion_type!r}"
+                )
+            motion = Motion.load(self.libraries.entry(owner, motion_name).path) if motion_name else None
+        except BaseException:
+            self.jobs.close(job)  # refused: it will not run, so it is no longer in anyone's way
+            raise
         with self.jobs.run(job):
             model = self.model_for(motion, model_name or "toy")
 

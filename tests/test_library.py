@@ -27,15 +27,28 @@ def frames():
     return np.random.default_rng(0).integers(0, 255, (8, 32, 32, 3), dtype=np.uint8)
 
 
-def test_add_keeps_preview_and_thumbnail_and_sanitises_the_name(tmp_path, frames):
+def test_add_keeps_preview_and_thumbnail_and_the_name_as_typed(tmp_path, frames):
     library = MotionLibrary(tmp_path / "lib")
-    entry = library.add(small_motion(), "../../etc/My Orbit!", preview_frames=frames)
-    assert entry.name == "My-Orbit" and entry.path.parent == tmp_path / "lib"
+    entry = library.add(small_motion(), " My orbit · été ", preview_frames=frames)
+    assert entry.name == "My orbit · été" and entry.path.parent == tmp_path / "lib"
     assert read_clip(entry.preview, 8, 32, 32).frames.shape == (8, 32, 32, 3)
     assert entry.thumbnail.read_bytes()[:4] == b"\x89PNG"
-    assert library.add(small_motion(), "My Orbit").name == "My-Orbit-2"  # never overwrites
-    assert set(library.names()) == {"My-Orbit", "My-Orbit-2"}
     assert "tiny-unet3d · 8 frames · 32x32" in entry.summary
+    with pytest.raises(MotionInversionError, match="'My orbit · été' already exists: .* e.g. 'My orbit · été-2'"):
+        library.add(small_motion(), "My orbit · été")  # never overwrites, never renames silently
+    assert library.add(small_motion(), "My orbit · été", if_taken="number").name == "My orbit · été-2"
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [("../../etc/x", "contains '.', '/'|contains '/'"), ("my orbit / test", "contains '/'"), ("..", "starts with '.'"),
+     ("", "the name is empty"), ("   ", "the name is empty"), ("a\nb", r"contains '\\n'"), ("x" * 81, "at most 80")],
+)  # fmt: skip
+def test_unsafe_names_are_refused_with_the_reason_and_nothing_is_written(tmp_path, name, message):
+    library = MotionLibrary(tmp_path)
+    with pytest.raises(MotionInversionError, match=message):
+        library.add(small_motion(), name)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_rename_moves_the_companions_and_refuses_a_taken_name(tmp_path, frames):
@@ -43,13 +56,15 @@ def test_rename_moves_the_companions_and_refuses_a_taken_name(tmp_path, frames):
     library.add(small_motion(), "a", preview_frames=frames)
     library.add(small_motion(), "b")
     renamed = library.rename("a", "walk cycle")
-    assert renamed.name == "walk-cycle" and renamed.preview and renamed.thumbnail
+    assert renamed.name == "walk cycle" and renamed.preview and renamed.thumbnail
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "b.safetensors", "walk-cycle.mp4", "walk-cycle.png", "walk-cycle.safetensors"
+        "b.safetensors", "walk cycle.mp4", "walk cycle.png", "walk cycle.safetensors"
     ]  # fmt: skip
     before = files(tmp_path)
     with pytest.raises(MotionInversionError, match="a motion named 'b' already exists"):
-        library.rename("walk-cycle", "b")
+        library.rename("walk cycle", "b")
+    with pytest.raises(MotionInversionError, match="contains '/'"):
+        library.rename("walk cycle", "../b")
     with pytest.raises(MotionInversionError, match="no motion named 'nope'"):
         library.rename("nope", "c")
     assert files(tmp_path) == before

@@ -1,0 +1,45 @@
+"""The example motions: each sample clip (assets/samples) learned ahead on the toy model with its default recipe and
+its caption, as a creator would in the app.
+
+The app shows them to every visitor as a read-only library (`examples/<name>`), so a newcomer can generate with a
+motion at once, before learning one. Run `python -m motion_inversion.toy.examples` after retraining the toy model
+(a motion only works on the model it was learned on).
+"""
+
+import argparse
+import shutil
+from pathlib import Path
+
+from ..inversion import invert, load_reference_clip
+from ..library import MotionLibrary
+from ..models import load_model
+from .clips import SAMPLES
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+
+
+def write_examples(out: Path, model_name: str = "toy") -> list[Path]:
+    model = load_model(model_name, device="cpu")
+    spec = model.spec
+    staging = out.with_name(out.name + ".new")  # the old examples stay until every new one is learned
+    shutil.rmtree(staging, ignore_errors=True)
+    library = MotionLibrary(staging)
+    for name, clip_spec in SAMPLES.items():
+        clip = load_reference_clip(ASSETS / "samples" / f"{name}.mp4", spec.num_frames, spec.height, spec.width)
+        motion = invert(model, clip, prompt=clip_spec.caption, steps=spec.invert_steps, seed=0)
+        entry = library.add(motion, name, preview_frames=clip.frames, fps=spec.fps)
+        print(f"{entry.name}: {motion.steps} steps, loss {motion.loss:.4f}")
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)
+    return sorted(out.glob("*.safetensors"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ASSETS / "example-motions")
+    args = parser.parse_args()
+    write_examples(args.out)
+
+
+if __name__ == "__main__":
+    main()
