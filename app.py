@@ -8,6 +8,8 @@ handler that touches a library works on the library of the visitor who sent the 
 the page only as copies handed out by a handler, never through a static route to the library folder.
 """
 
+import functools
+import inspect
 import os
 import queue
 import random
@@ -71,6 +73,36 @@ def default_steps(model_name: str) -> int:
 def fail(error: Exception):
     """Show a library error to the user as one readable line."""
     raise gr.Error(str(error), print_exception=False) from error
+
+
+def in_place(handler: Callable, status: int, outputs: int) -> Callable:
+    """The page's version of `handler`: a refusal (gr.Error) shows as a toast and in the action's own status line
+    (output number `status`) and leaves every other output as it was, so no component turns into an error badge.
+    API clients call `handler` itself, which raises, so their call fails with the message."""
+
+    def refusal(error: gr.Error) -> tuple:
+        gr.Warning(error.message)
+        return tuple(f"⚠️ {error.message}" if index == status else gr.skip() for index in range(outputs))
+
+    if inspect.isgeneratorfunction(handler):
+
+        @functools.wraps(handler)  # the same parameters: Gradio still injects the request, profile and progress
+        def page_generator(*args, **kwargs):
+            try:
+                yield from handler(*args, **kwargs)
+            except gr.Error as error:
+                yield refusal(error)
+
+        return page_generator
+
+    @functools.wraps(handler)
+    def page_function(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except gr.Error as error:
+            return refusal(error)
+
+    return page_function
 
 
 # -- who is asking ----------------------------------------------------------------------------------------------------
@@ -160,10 +192,22 @@ def download_motion(name: str, request: gr.Request, profile: gr.OAuthProfile | N
 
 
 # -- learning ---------------------------------------------------------------------------------------------------------
+# Each step's loss is taken at a random timestep and swings several-fold from one step to the next; the mean of the
+# last 20 steps (10% of the toy model's 200) is what shows a creator whether it is learning.
+LOSS_WINDOW = 20
+LOSS_SERIES = {"smoothed (mean of 20 steps)": "#3b5bdb", "each step": "#d0d4dc"}  # the raw curve faintly
+
+
 def loss_frame(history: list[tuple[int, float]]) -> pd.DataFrame:
-    steps, losses = zip(*history, strict=True) if history else ((), ())
-    # explicit dtypes: an empty frame would otherwise be "object" and plot as categories
-    return pd.DataFrame({"step": pd.Series(steps, dtype="int64"), "loss": pd.Series(losses, dtype="float64")})
+    """The loss plot's data: each step's loss and its running mean, as two series."""
+    steps = pd.Series([step for step, _ in history], dtype="int64")
+    losses = pd.Series([loss for _, loss in history], dtype="float64")  # explicit dtypes: an empty frame would
+    smoothed = losses.rolling(LOSS_WINDOW, min_periods=1).mean()  # otherwise plot as categories
+    raw_name, smooth_name = list(LOSS_SERIES)[1], list(LOSS_SERIES)[0]
+    return pd.concat([
+        pd.DataFrame({"step": steps, "loss": losses, "series": raw_name}),
+        pd.DataFrame({"step": steps, "loss": smoothed, "series": smooth_name}),
+    ], ignore_index=True)  # fmt: skip
 
 
 def line_up(kind: str, request: gr.Request, profile: gr.OAuthProfile | None):
@@ -233,7 +277,10 @@ def learn(clip, name, caption, model_name, steps, loss, seed, ticket, request: g
     job = studio.jobs.claim(ticket, "learn", owner, request.session_hash)
     try:
         studio.check_clip(clip)
-        studio.library(owner)
+        if name and name.strip():
+            studio.library(owner).check_new_name(name)  # before the model loads, not after minutes of learning
+        else:
+            studio.library(owner)
     except MotionInversionError as error:
         studio.jobs.close(job)
         fail(error)
@@ -357,6 +404,13 @@ def generate(motion_name, prompt, negative_prompt, motion_type, strength, seed, 
     yield videos[0], videos[1] if len(videos) > 1 else None
 
 
+@functools.wraps(generate)  # the same parameters: Gradio injects the request and profile by them
+def generate_on_page(*args, **kwargs):
+    """generate() for the page: the status line first (it shows refusals), then the videos."""
+    for update in generate(*args, **kwargs):
+        yield "", *update
+
+
 def random_seed() -> int:
     return random.randrange(2**31)
 
@@ -412,7 +466,9 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                     start_button = gr.Button("Start learning", variant="primary")
                     stop_button = gr.Button("Stop")
                 learn_status = gr.Markdown(elem_id="learn-status")
-                loss_plot = gr.LinePlot(loss_frame([]), x="step", y="loss", title="Loss", height=200)
+                loss_plot = gr.LinePlot(
+                    loss_frame([]), x="step", y="loss", color="series", color_map=LOSS_SERIES, title="Loss", height=200
+                )
 
     with gr.Group():
         gr.Markdown("## 2. Library")
@@ -442,8 +498,9 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                 with gr.Row(visible=False) as confirm_row:
                     confirm_button = gr.Button("Yes, delete it", variant="stop")
                     cancel_button = gr.Button("Keep it")
+                library_status = gr.Markdown(elem_id="library-status")  # copy, rename and delete say here
                 import_file = gr.File(label="Import a motion (.safetensors)", file_types=[".safetensors"])
-                library_status = gr.Markdown()
+                import_status = gr.Markdown(elem_id="import-status")
             preview = gr.Video(label="Source clip", interactive=False, height=220)
 
     with gr.Group():
@@ -480,28 +537,41 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
 
     library_outputs = [gallery, library_choice, generate_choice]
     gpu_queue = dict(concurrency_limit=1, concurrency_id="gpu")  # one GPU job at a time, everyone else waits
+
+    def page_and_api(trigger, handler, inputs, outputs, api_name, page_outputs=None, page_handler=None, **options):
+        """The page's event (refusals in place, see in_place) and, on a hidden trigger, the API endpoint."""
+        page_outputs = page_outputs or outputs
+        page_handler = in_place(page_handler or handler, 0, len(page_outputs))
+        trigger(page_handler, inputs, page_outputs, api_visibility="private", **options)
+        gr.Button(visible=False).click(handler, inputs, outputs, api_name=api_name, **options)
+
     # the queue: first a quick, unqueued word on the visitor's place in line, then the job itself
     lined_up = dict(concurrency_limit=None, api_visibility="private")
-    start_button.click(line_up_learning, None, [learn_status, learn_ticket], **lined_up).then(
-        learn, [clip, motion_name, caption, model_choice, steps, loss, learn_seed, learn_ticket],
-        [learn_status, loss_plot, *library_outputs], api_name="invert", **gpu_queue,
-    )  # fmt: skip
+    learn_inputs = [clip, motion_name, caption, model_choice, steps, loss, learn_seed, learn_ticket]
+    learning = start_button.click(line_up_learning, None, [learn_status, learn_ticket], **lined_up)
+    page_and_api(
+        learning.then, learn, learn_inputs, [learn_status, loss_plot, *library_outputs], "invert", **gpu_queue
+    )
     stop_button.click(stop, None, learn_status, api_name="stop", concurrency_limit=None)
     stop_generate_button.click(stop, None, generate_status, api_visibility="private", concurrency_limit=None)
     model_choice.change(default_steps, model_choice, steps, api_visibility="private")
     library_choice.change(show_motion, library_choice, [details, preview, download], api_visibility="private")
-    copy_button.click(copy_example, library_choice, [library_status, *library_outputs], api_name="copy_example")
+    page_and_api(copy_button.click, copy_example, library_choice, [library_status, *library_outputs], "copy_example")
     download_api.click(download_motion, library_choice, download_file, api_name="download")
-    rename_button.click(rename, [library_choice, new_name], [library_status, *library_outputs], api_name="rename")
+    page_and_api(rename_button.click, rename, [library_choice, new_name], [library_status, *library_outputs], "rename")
     delete_button.click(lambda: gr.update(visible=True), None, confirm_row, api_visibility="private")
     cancel_button.click(lambda: gr.update(visible=False), None, confirm_row, api_visibility="private")
-    confirm_button.click(delete, library_choice, [library_status, *library_outputs, confirm_row], api_name="delete")
-    import_file.upload(import_motion, import_file, [library_status, *library_outputs], api_name="import_motion")
+    page_and_api(confirm_button.click, delete, library_choice, [library_status, *library_outputs, confirm_row],
+                 "delete")  # fmt: skip
+    page_and_api(import_file.upload, import_motion, import_file, [import_status, *library_outputs], "import_motion")
     randomise.click(random_seed, None, seed, api_visibility="private")
-    generate_button.click(line_up_generation, None, [generate_status, generate_ticket], **lined_up).then(
-        generate, [generate_choice, prompt, negative_prompt, motion_type, strength, seed, sample_steps, guidance,
-                   compare, generate_ticket], [video, baseline_video], api_name="generate", **gpu_queue,
-    ).then(lambda: "", None, generate_status, api_visibility="private")  # fmt: skip
+    generate_inputs = [generate_choice, prompt, negative_prompt, motion_type, strength, seed, sample_steps, guidance,
+                       compare, generate_ticket]  # fmt: skip
+    generating = generate_button.click(line_up_generation, None, [generate_status, generate_ticket], **lined_up)
+    page_and_api(
+        generating.then, generate, generate_inputs, [video, baseline_video], "generate", page_handler=generate_on_page,
+        page_outputs=[generate_status, video, baseline_video], **gpu_queue,
+    )  # fmt: skip
     gr.api(list_motions, api_name="list_motions")
     demo.load(identify, browser_id, [browser_id, *library_outputs], api_visibility="private").then(
         show_motion, library_choice, [details, preview, download], api_visibility="private"

@@ -27,7 +27,10 @@ def test_handlers_learn_into_the_library_then_generate_an_mp4(app, clip_path, ti
     )
     status = updates[-1][0]
     assert status.startswith("Saved **handler test** to your library after 3 steps")
-    assert [step for step, _ in updates[-1][1].itertuples(index=False)] == [1, 2, 3]  # the loss curve
+    curve = updates[-1][1]  # the loss plot: each step, and the running mean
+    assert curve.groupby("series")["step"].apply(list).to_dict() == {s: [1, 2, 3] for s in app.LOSS_SERIES}
+    raw, smoothed = (curve[curve.series == s].loss.to_numpy() for s in list(app.LOSS_SERIES)[::-1])
+    assert smoothed[-1] == pytest.approx(raw.mean())
     entry = app.studio.library().entry("handler test")
     assert entry.preview and entry.thumbnail
     *_, (with_motion, without) = app.generate(
@@ -165,3 +168,17 @@ def test_a_cancelled_learning_job_stops_and_the_next_one_runs_at_once(app, clien
     assert "Saved **next-in-line**" in second.result(timeout=120)[0]
     abandoned = Motion.load(app.studio.library().entry("left-behind").path)  # it ended before the second began
     assert cancelled_at <= abandoned.steps <= cancelled_at + 5
+
+
+def test_a_refusal_on_the_page_shows_next_to_its_action_and_leaves_the_rest_alone(app, clip_path):
+    import gradio as gr
+
+    request = SimpleNamespace(session_hash="unit")
+    status, *others = app.in_place(app.rename, 0, 4)("no such motion", "x", request, None)
+    assert status == "⚠️ no motion named 'no such motion' in the library"
+    assert others == [gr.skip()] * 3  # the gallery and both pickers stay as they were: no error badges
+    learning = app.in_place(app.learn, 0, 5)
+    (status, *others), *more = list(learning(None, "", "", "toy", 3, "base", 0, "", request, None))
+    assert status == "⚠️ no clip: upload a short video first" and others == [gr.skip()] * 4 and not more
+    updates = list(learning(str(clip_path), "../escape", "", "toy", 3, "base", 0, "", request, None))
+    assert "contains '/'" in updates[-1][0]  # refused before any model is loaded or step is taken
