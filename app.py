@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 from gradio.utils import get_upload_folder
 
@@ -33,8 +34,10 @@ from motion_inversion.owners import (
     browser_secret,
     private_mode_from_env,
 )
+from motion_inversion.sampling import SAMPLING_MODES
 from motion_inversion.scratch import Scratch, prune
 from motion_inversion.studio import MAX_STEPS, MIN_STEPS_TO_KEEP, MOTION_TYPE_HELP, Studio
+from motion_inversion.video import FIT_MODES
 
 try:  # ZeroGPU on Hugging Face Spaces: the decorated calls get a GPU; elsewhere a no-op
     import spaces
@@ -270,13 +273,17 @@ def follow(job: Job, work: Callable[[Callable], object], show: Callable[[list], 
 
 
 @gpu
-def learn(clip, name, caption, model_name, steps, loss, seed, ticket, request: gr.Request,
+def learn(clip, name, caption, model_name, steps, loss, seed, start, end, sampling, fit, ticket, request: gr.Request,
           profile: gr.OAuthProfile | None, progress=gr.Progress()):  # fmt: skip
-    """Learn the clip's motion into the visitor's library, streaming progress; Stop keeps what was learned so far."""
+    """Learn the clip's motion into the visitor's library, streaming progress; Stop keeps what was learned so far.
+    The frames learned are the part start-end (seconds; 0: the end) sampled as `sampling` says (sampling.py)."""
     owner = owner_of(request, profile)
     job = studio.jobs.claim(ticket, "learn", owner, request.session_hash)
+    selection = dict(
+        start=float(start or 0), end=float(end or 0) or None, sampling=sampling or "auto", fit=fit or "crop"
+    )
     try:
-        studio.check_clip(clip)
+        plan = studio.plan(clip, model_name, **selection).description
         if name and name.strip():
             studio.library(owner).check_new_name(name)  # before the model loads, not after minutes of learning
         else:
@@ -290,7 +297,7 @@ def learn(clip, name, caption, model_name, steps, loss, seed, ticket, request: g
     def work(report):
         return studio.learn(
             clip, name or "", caption or "", model_name, int(steps), loss, int(seed), owner=owner,
-            job=job, on_step=lambda step, total, value: report((step, total, value)),
+            job=job, on_step=lambda step, total, value: report((step, total, value)), **selection,
         )  # fmt: skip
 
     def show(reports):
@@ -305,10 +312,11 @@ def learn(clip, name, caption, model_name, steps, loss, seed, ticket, request: g
         seconds_per_step = (time.time() - first_step_at[0]) / max(step - first_step_at[1], 1)
         status = (
             f"step {step} / {total} · loss {history[-1][1]:.4f} · about {seconds_per_step * (total - step):.0f} s left"
+            f"  \n{plan}"
         )
         return status, loss_frame(history), gr.skip(), gr.skip(), gr.skip()
 
-    yield f"Loading **{model_name}** and reading the clip…", loss_frame(history), gr.skip(), gr.skip(), gr.skip()
+    yield f"Loading **{model_name}**…  \n{plan}", loss_frame(history), gr.skip(), gr.skip(), gr.skip()
     try:
         entry = yield from follow(job, work, show)
     finally:
@@ -320,6 +328,22 @@ def learn(clip, name, caption, model_name, steps, loss, seed, ticket, request: g
         + f" in {time.time() - started:.0f} s."
     )
     yield status, loss_frame(history), *library_views(owner, entry.name)
+
+
+def preview_learning(clip, model_name, start, end, sampling, fit):
+    """What the model will learn from this clip with these settings: the frames (8 per row) and one line."""
+    if not clip:
+        return None, ""
+    try:
+        planned = studio.plan(clip, model_name, float(start or 0), float(end or 0) or None, sampling, fit)
+    except MotionInversionError as error:
+        return None, f"⚠️ {error}"
+    frames = planned.frames
+    scale = max(1, 96 // frames.shape[1])  # tiny toy frames are enlarged (pixels kept sharp)
+    frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
+    rows = [frames[i : i + 8] for i in range(0, len(frames), 8)]
+    rows = [np.concatenate(list(row) + [np.zeros_like(row[0])] * (8 - len(row)), axis=1) for row in rows]
+    return np.concatenate(rows, axis=0), planned.description
 
 
 def stop(request: gr.Request, profile: gr.OAuthProfile | None):
@@ -443,6 +467,10 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                     height=260,
                     elem_id="learn-clip",
                 )
+                learn_preview = gr.Image(
+                    label="What the model will learn", interactive=False, height=120, elem_id="learn-preview"
+                )
+                learn_plan = gr.Markdown(elem_id="learn-plan")
                 samples = sorted(str(p) for p in (ASSETS / "samples").glob("*.mp4"))
                 if samples:
                     gr.Examples([[p] for p in samples], inputs=[clip], label="Sample clips")
@@ -462,6 +490,15 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                                       label="Training steps", elem_id="learn-steps")  # fmt: skip
                     loss = gr.Radio(["base", "debiased"], value="base", label="Loss")
                     learn_seed = gr.Number(value=0, precision=0, label="Seed")
+                    with gr.Row():
+                        clip_start = gr.Number(value=0, label="From (s)", minimum=0)
+                        clip_end = gr.Number(value=0, label="To (s; 0: the end)", minimum=0)
+                    sampling = gr.Radio(
+                        list(SAMPLING_MODES), value="auto", label="Frames to learn",
+                        info="auto: the whole part when it is up to 4x the model's span, else the model's frame rate "
+                        "from its start · whole · model-fps · every-frame",
+                    )  # fmt: skip
+                    fit = gr.Radio(list(FIT_MODES), value="crop", label="Fit to the model's size")
                 with gr.Row():
                     start_button = gr.Button("Start learning", variant="primary")
                     stop_button = gr.Button("Stop")
@@ -542,12 +579,20 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
         """The page's event (refusals in place, see in_place) and, on a hidden trigger, the API endpoint."""
         page_outputs = page_outputs or outputs
         page_handler = in_place(page_handler or handler, 0, len(page_outputs))
-        trigger(page_handler, inputs, page_outputs, api_visibility="private", **options)
+        trigger(
+            page_handler, inputs, page_outputs, api_name=f"{api_name}_on_page", api_visibility="private", **options
+        )
         gr.Button(visible=False).click(handler, inputs, outputs, api_name=api_name, **options)
 
     # the queue: first a quick, unqueued word on the visitor's place in line, then the job itself
     lined_up = dict(concurrency_limit=None, api_visibility="private")
-    learn_inputs = [clip, motion_name, caption, model_choice, steps, loss, learn_seed, learn_ticket]
+    selection = [clip_start, clip_end, sampling, fit]
+    learn_inputs = [clip, motion_name, caption, model_choice, steps, loss, learn_seed, *selection, learn_ticket]
+    gr.on(
+        [clip.change, model_choice.change, *(c.change for c in selection[:2]), sampling.change, fit.change],
+        preview_learning, [clip, model_choice, *selection], [learn_preview, learn_plan], api_visibility="private",
+        concurrency_limit=None,
+    )  # fmt: skip
     learning = start_button.click(line_up_learning, None, [learn_status, learn_ticket], **lined_up)
     page_and_api(
         learning.then, learn, learn_inputs, [learn_status, loss_plot, *library_outputs], "invert", **gpu_queue

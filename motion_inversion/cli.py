@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import MotionInversionError, MotionInversionWarning
+from .sampling import SAMPLING_MODES
+from .video import FIT_MODES
 
 DEFAULT_MODEL = os.environ.get("MOTION_INVERSION_MODEL", "toy")
 
@@ -55,9 +57,10 @@ def _invert(args: argparse.Namespace) -> None:
     args.steps = args.steps or spec.invert_steps
     with _notes_to_stderr():
         clip = load_reference_clip(
-            args.clip, args.frames or spec.num_frames, spec.height, spec.width, start=args.start, fps=args.fps,
-            stride=args.stride, fit=args.fit,
+            args.clip, args.frames or spec.num_frames, spec.height, spec.width, spec.fps, args.start, args.end,
+            args.sampling, args.fit,
         )  # fmt: skip
+    print(clip.description)
 
     stop = {"requested": False}
 
@@ -167,10 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     invert.add_argument("--loss", choices=("base", "debiased"), default="base")
     invert.add_argument("--seed", type=int, default=0)
     invert.add_argument("--frames", type=int, help="frames to learn from (default: the model's)")
-    invert.add_argument("--start", type=float, default=0.0, help="start time in seconds")
-    invert.add_argument("--fps", type=float, help="resample the clip to this frame rate first")
-    invert.add_argument("--stride", type=int, default=1, help="keep every N-th frame")
-    invert.add_argument("--fit", choices=("crop", "stretch", "pad"), default="crop")
+    invert.add_argument("--start", type=float, default=0.0, help="start of the part to learn, in seconds")
+    invert.add_argument("--end", type=float, help="end of the part to learn, in seconds (default: the clip's end)")
+    invert.add_argument(
+        "--sampling", choices=SAMPLING_MODES, default="auto",
+        help="how the part becomes the model's frames: auto (default: the whole part when it is up to 4x the "
+        "model's span, else the model's frame rate from the start), whole, model-fps, every-frame",
+    )  # fmt: skip
+    invert.add_argument("--fit", choices=FIT_MODES, default="crop", help="fit to the model's size (default: crop)")
     invert.add_argument("--gradient-checkpointing", action="store_true", help="less GPU memory, a little slower")
     invert.add_argument("--device", help="cuda, cuda:1, cpu (default: cuda when available)")
     invert.add_argument("--out", help="motion file to write (default: the library folder)")

@@ -5,6 +5,7 @@ embedding-free UNet (once, kept in the Motion for generation) -> train only the 
 loss -> Motion. Randomness comes from one seeded CPU generator, so the same seed gives the same motion on a CPU.
 """
 
+import dataclasses
 import math
 import os
 import warnings
@@ -20,7 +21,8 @@ from .errors import MotionInversionError, MotionInversionWarning
 from .inject import inject_motion
 from .models import VideoModel, unet_forward
 from .motion import Motion
-from .video import Clip, read_clip
+from .sampling import plan_sampling
+from .video import Clip, probe_clip, read_clip
 
 MIN_FRAMES = 8
 LOSSES = ("base", "debiased")
@@ -29,11 +31,16 @@ InversionCallback = Callable[[int, int, float], bool | None]
 
 
 def load_reference_clip(
-    clip: str | os.PathLike | Clip, num_frames: int, height: int, width: int, **read_options
-) -> Clip:
-    """The reference frames at the model's size; a clip shorter than `num_frames` is used at its own length."""
+    clip: str | os.PathLike | Clip, num_frames: int, height: int, width: int, model_fps: float = 8.0,
+    start: float = 0.0, end: float | None = None, sampling: str = "auto", fit: str = "crop",
+) -> Clip:  # fmt: skip
+    """The reference frames at the model's size, sampled from the selection `start`-`end` seconds as sampling.py
+    plans (its one-line description is kept in `Clip.description`). A clip with fewer than `num_frames` frames
+    there is used at its own length; one with too few for inversion is refused."""
     if not isinstance(clip, Clip):
-        clip = read_clip(clip, num_frames, height, width, **read_options)
+        plan = plan_sampling(probe_clip(clip), num_frames, model_fps, start, end, sampling, fit)
+        clip = read_clip(clip, num_frames, height, width, start=plan.start, fps=plan.fps, fit=plan.fit)
+        clip.description = dataclasses.replace(plan, num_frames=max(clip.num_frames, 1)).describe()
     name = Path(clip.source).name or "the clip"
     if clip.num_frames < min(MIN_FRAMES, num_frames):
         raise MotionInversionError(
@@ -105,15 +112,17 @@ def invert(
     height: int | None = None,
     width: int | None = None,
     start: float = 0.0,
-    fps: float | None = None,
-    stride: int = 1,
+    end: float | None = None,
+    sampling: str = "auto",
     fit: str = "crop",
     inversion_steps: int = 50,
     target_blocks: list[str] | None = None,
     gradient_checkpointing: bool = False,
 ) -> Motion:
     """Learn the motion of `clip` (a path or a Clip). Defaults (frames, size, and the recipe: steps, lr, target
-    blocks) come from the model's registry entry.
+    blocks) come from the model's registry entry. From a path, the frames are the selection `start`-`end` seconds
+    sampled by `sampling` (sampling.py: by default the whole selection when it is up to 4x the model's span) and
+    fitted to the model's size by `fit` (crop, pad or stretch).
 
     The callback gets (step, total, loss) after each step and may return True to stop: the motion learned so far is
     returned, with `steps` set to the steps done. With `checkpoint_dir`, a motion file is written every
@@ -132,7 +141,7 @@ def invert(
     num_frames = num_frames or spec.num_frames
     height, width = height or spec.height, width or spec.width
     latent_size = model.latent_size(height, width)
-    reference = load_reference_clip(clip, num_frames, height, width, start=start, fps=fps, stride=stride, fit=fit)
+    reference = load_reference_clip(clip, num_frames, height, width, spec.fps, start, end, sampling, fit)
     generator = torch.Generator().manual_seed(seed)
     device, dtype = model.device, model.dtype
 

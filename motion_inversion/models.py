@@ -176,7 +176,8 @@ def default_device_and_dtype(device=None, dtype=None) -> tuple[torch.device, tor
     return device, dtype
 
 
-def _spec_for(name_or_path: str | os.PathLike) -> ModelSpec:
+def model_spec(name_or_path: str | os.PathLike) -> ModelSpec:
+    """The spec of a registry name, local pipeline folder or Hub id, without loading any weights."""
     text = str(name_or_path)
     if text in REGISTRY:
         return REGISTRY[text]
@@ -223,7 +224,7 @@ def load_model(name_or_path: str | os.PathLike = "zeroscope", device=None, dtype
     from diffusers import AutoencoderKL, DDIMScheduler
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    spec = _spec_for(name_or_path)
+    spec = model_spec(name_or_path)
     device, dtype = default_device_and_dtype(device, dtype)
     source = spec.source
     try:

@@ -17,11 +17,11 @@ from .generation import MOTION_TYPES, generate
 from .inversion import invert, load_reference_clip
 from .jobs import Job, JobBoard
 from .library import MotionEntry, MotionLibrary, name_from_file
-from .models import VideoModel, load_model
+from .models import VideoModel, load_model, model_spec
 from .motion import Motion
 from .owners import Libraries
 from .scratch import Scratch
-from .video import probe_clip, write_mp4
+from .video import Clip, probe_clip, write_mp4
 
 MAX_CLIP_SECONDS = float(os.environ.get("MOTION_INVERSION_MAX_CLIP_SECONDS", "120"))
 MAX_STEPS = 2000
@@ -97,7 +97,8 @@ class Studio:
     def learn(
         self, clip_path: str | os.PathLike, name: str = "", caption: str = "", model_name: str = "toy",
         steps: int | None = None, loss: str = "base", seed: int = 0, owner: str = "", job: Job | None = None,
-        on_step: Callable[[int, int, float], None] | None = None,
+        on_step: Callable[[int, int, float], None] | None = None, start: float = 0.0, end: float | None = None,
+        sampling: str = "auto", fit: str = "crop",
     ) -> MotionEntry:  # fmt: skip
         """Learn the clip's motion and save it in `owner`'s library (with its preview).
 
@@ -117,7 +118,9 @@ class Studio:
         with self.jobs.run(job):
             model = self.model(model_name)
             spec = model.spec
-            clip = load_reference_clip(path, spec.num_frames, spec.height, spec.width)
+            clip = load_reference_clip(
+                path, spec.num_frames, spec.height, spec.width, spec.fps, start, end, sampling, fit
+            )
 
             def callback(step: int, total: int, value: float) -> bool:
                 if on_step is not None:
@@ -134,6 +137,15 @@ class Studio:
                 )
             # if_taken: a name taken while it learned (another tab) gets a number rather than losing the work
             return library.add(motion, name, preview_frames=clip.frames, fps=spec.fps, if_taken="number")
+
+    def plan(self, clip_path: str | os.PathLike | None, model_name: str, start: float = 0.0, end: float | None = None,
+             sampling: str = "auto", fit: str = "crop") -> Clip:  # fmt: skip
+        """The frames `learn` would learn from this clip with these settings, and its one-line description (for
+        a preview before learning); reads only the frames it needs, loads no model weights."""
+        spec = model_spec(model_name)
+        return load_reference_clip(
+            self.check_clip(clip_path), spec.num_frames, spec.height, spec.width, spec.fps, start, end, sampling, fit
+        )
 
     # -- generating -------------------------------------------------------------------------------------------------
     def generate(

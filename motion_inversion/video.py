@@ -41,6 +41,7 @@ class Clip:
     frames: np.ndarray  # (frames, height, width, 3) uint8 RGB
     fps: float
     source: str = ""
+    description: str = ""  # how it was sampled from its source, for the creator (sampling.py)
 
     @property
     def num_frames(self) -> int:

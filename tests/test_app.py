@@ -23,7 +23,22 @@ def library_files(app) -> list[str]:
 def test_handlers_learn_into_the_library_then_generate_an_mp4(app, clip_path, tiny_pipeline_dir):
     request = SimpleNamespace(session_hash="unit")
     updates = list(
-        app.learn(str(clip_path), "handler test", "", str(tiny_pipeline_dir), 3, "base", 0, "", request, None)
+        app.learn(
+            str(clip_path),
+            "handler test",
+            "",
+            str(tiny_pipeline_dir),
+            3,
+            "base",
+            0,
+            0,
+            0,
+            "auto",
+            "crop",
+            "",
+            request,
+            None,
+        )
     )
     status = updates[-1][0]
     assert status.startswith("Saved **handler test** to your library after 3 steps")
@@ -178,7 +193,11 @@ def test_a_refusal_on_the_page_shows_next_to_its_action_and_leaves_the_rest_alon
     assert status == "⚠️ no motion named 'no such motion' in the library"
     assert others == [gr.skip()] * 3  # the gallery and both pickers stay as they were: no error badges
     learning = app.in_place(app.learn, 0, 5)
-    (status, *others), *more = list(learning(None, "", "", "toy", 3, "base", 0, "", request, None))
+    (status, *others), *more = list(
+        learning(None, "", "", "toy", 3, "base", 0, 0, 0, "auto", "crop", "", request, None)
+    )
     assert status == "⚠️ no clip: upload a short video first" and others == [gr.skip()] * 4 and not more
-    updates = list(learning(str(clip_path), "../escape", "", "toy", 3, "base", 0, "", request, None))
+    updates = list(
+        learning(str(clip_path), "../escape", "", "toy", 3, "base", 0, 0, 0, "auto", "crop", "", request, None)
+    )
     assert "contains '/'" in updates[-1][0]  # refused before any model is loaded or step is taken
