@@ -34,6 +34,7 @@ from motion_inversion.owners import (
     browser_secret,
     private_mode_from_env,
 )
+from motion_inversion.progress import Progress
 from motion_inversion.sampling import SAMPLING_MODES
 from motion_inversion.scratch import Scratch, prune
 from motion_inversion.studio import MAX_STEPS, MIN_STEPS_TO_KEEP, MOTION_TYPE_HELP, Studio
@@ -296,25 +297,28 @@ def learn(clip, name, caption, model_name, steps, loss, seed, start, end, sampli
 
     def work(report):
         return studio.learn(
-            clip, name or "", caption or "", model_name, int(steps), loss, int(seed), owner=owner,
-            job=job, on_step=lambda step, total, value: report((step, total, value)), **selection,
+            clip, name or "", caption or "", model_name, int(steps), loss, int(seed), owner=owner, job=job,
+            on_progress=report, **selection,
         )  # fmt: skip
 
-    def show(reports):
+    def show(updates: list[Progress]):
         nonlocal first_step_at
-        for step, _, value in reports:
-            history.append((step, value))
-            first_step_at = first_step_at or (time.time(), step)
-        if not history:
+        for update in updates:
+            if update.stage == "learning":
+                history.append((update.step, update.loss))
+                first_step_at = first_step_at or (time.time(), update.step)
+        if not updates:
             return None
-        step = history[-1][0]
-        progress((step, total), desc="learning the motion", unit="steps")
-        seconds_per_step = (time.time() - first_step_at[0]) / max(step - first_step_at[1], 1)
-        status = (
-            f"step {step} / {total} · loss {history[-1][1]:.4f} · about {seconds_per_step * (total - step):.0f} s left"
-            f"  \n{plan}"
-        )
-        return status, loss_frame(history), gr.skip(), gr.skip(), gr.skip()
+        latest = updates[-1]
+        if latest.stage != "learning":  # preparing (no estimate yet) or saving
+            progress((latest.step, latest.total) if latest.total > 1 else None, desc=latest.describe())
+            return f"{latest.describe()}…  \n{plan}", loss_frame(history), gr.skip(), gr.skip(), gr.skip()
+        progress((latest.step, total), desc="learning the motion", unit="steps")
+        status = f"step {latest.step} / {total} · loss {latest.loss:.4f}"
+        timed = latest.step - first_step_at[1]
+        if timed >= 3:  # the time left is shown once it can be estimated (saving takes well under a step)
+            status += f" · about {(time.time() - first_step_at[0]) / timed * (total - latest.step):.0f} s left"
+        return f"{status}  \n{plan}", loss_frame(history), gr.skip(), gr.skip(), gr.skip()
 
     yield f"Loading **{model_name}**…  \n{plan}", loss_frame(history), gr.skip(), gr.skip(), gr.skip()
     try:
@@ -396,14 +400,15 @@ def import_motion(file, request: gr.Request, profile: gr.OAuthProfile | None):
 
 
 # -- generating -------------------------------------------------------------------------------------------------------
-@gpu
-def generate(motion_name, prompt, negative_prompt, motion_type, strength, seed, steps, guidance, compare, ticket,
-             request: gr.Request, profile: gr.OAuthProfile | None, progress=gr.Progress()):  # fmt: skip
-    """A video from the prompt, moving like the chosen motion; with `compare`, also the plain model's video."""
+def generating(motion_name, prompt, negative_prompt, motion_type, strength, seed, steps, guidance, compare, ticket,
+               request: gr.Request, profile: gr.OAuthProfile | None, progress=gr.Progress()):  # fmt: skip
+    """A video from the prompt, moving like the chosen motion; with `compare`, also the plain model's video.
+    Yields status lines while it works, then (video, baseline video or None)."""
     owner = owner_of(request, profile)
     motion_name = None if motion_name in (None, "", NO_MOTION) else motion_name
     names = [motion_name] + ([None] if compare and motion_name else [])
     job = studio.jobs.claim(ticket, "generate", owner, request.session_hash)
+    first_step_at = None
 
     def work(report):
         videos = []
@@ -412,14 +417,27 @@ def generate(motion_name, prompt, negative_prompt, motion_type, strength, seed, 
                 videos.append(str(studio.generate(
                     name, prompt, negative_prompt or "", motion_type, float(strength), int(seed), int(steps) or None,
                     float(guidance) or None, model_name=DEFAULT_MODEL, owner=owner, job=job,
-                    on_step=lambda step, total, done=index: report((done * total + step, total * len(names))),
+                    on_progress=lambda update, done=index: report((done, update)),
                 )))  # fmt: skip
         return videos
 
-    def show(reports):
-        if reports:
-            progress(reports[-1], desc="generating")
-        return None  # the videos come at the end; progress shows meanwhile
+    def show(updates):
+        nonlocal first_step_at
+        if not updates:
+            return None
+        video, latest = updates[-1]
+        if latest.stage != "sampling":
+            progress(None, desc=latest.describe())
+            return f"{latest.describe()}…"
+        step, total = video * latest.total + latest.step, latest.total * len(names)
+        first_step_at = first_step_at or (time.time(), step)
+        progress((step, total), desc="generating", unit="steps")
+        status = f"step {step} / {total}"
+        if step - first_step_at[1] >= 2:
+            status += (
+                f" · about {(time.time() - first_step_at[0]) / (step - first_step_at[1]) * (total - step):.0f} s left"
+            )
+        return status
 
     try:
         videos = yield from follow(job, work, show)
@@ -428,11 +446,21 @@ def generate(motion_name, prompt, negative_prompt, motion_type, strength, seed, 
     yield videos[0], videos[1] if len(videos) > 1 else None
 
 
-@functools.wraps(generate)  # the same parameters: Gradio injects the request and profile by them
+@gpu
+@functools.wraps(generating)  # the same parameters: Gradio injects the request, profile and progress by them
+def generate(*args, **kwargs):
+    """The API's generation: (video, baseline video or None); progress goes to Gradio's progress bar."""
+    for update in generating(*args, **kwargs):
+        if isinstance(update, tuple):
+            yield update
+
+
+@gpu
+@functools.wraps(generating)
 def generate_on_page(*args, **kwargs):
-    """generate() for the page: the status line first (it shows refusals), then the videos."""
-    for update in generate(*args, **kwargs):
-        yield "", *update
+    """The page's generation: its status line (progress, then refusals in place), then the videos."""
+    for update in generating(*args, **kwargs):
+        yield (update, gr.skip(), gr.skip()) if isinstance(update, str) else ("", *update)
 
 
 def random_seed() -> int:

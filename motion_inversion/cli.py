@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import MotionInversionError, MotionInversionWarning
+from .progress import STAGE_WORDS, Progress
 from .sampling import SAMPLING_MODES
 from .video import FIT_MODES
 
@@ -70,20 +71,27 @@ def _invert(args: argparse.Namespace) -> None:
         stop["requested"] = True
 
     previous_handler = signal.signal(signal.SIGINT, request_stop)
-    progress = tqdm(total=args.steps, desc="learning motion", unit="step")
+    bars: dict[str, tqdm] = {}  # one bar per stage (progress.py), each appearing when its stage starts
 
-    def on_step(step: int, total: int, loss: float) -> bool:
-        progress.update(1)
-        progress.set_postfix(loss=f"{loss:.4f}")
+    def on_progress(update: Progress) -> bool:
+        if update.stage not in bars:
+            for bar in bars.values():
+                bar.close()
+            bars[update.stage] = tqdm(total=update.total, desc=STAGE_WORDS[update.stage], unit="step")
+        bar = bars[update.stage]
+        bar.update(update.step - bar.n)
+        if update.loss is not None:
+            bar.set_postfix(loss=f"{update.loss:.4f}")
         return stop["requested"]
 
     try:
         motion = invert(
             model, clip, prompt=args.prompt, steps=args.steps, lr=args.lr, loss=args.loss, seed=args.seed,
-            callback=on_step, num_frames=clip.num_frames, gradient_checkpointing=args.gradient_checkpointing,
+            on_progress=on_progress, num_frames=clip.num_frames, gradient_checkpointing=args.gradient_checkpointing,
         )  # fmt: skip
     finally:
-        progress.close()
+        for bar in bars.values():
+            bar.close()
         signal.signal(signal.SIGINT, previous_handler)
     if library is not None:
         out = library.add(motion, out.stem, preview_frames=clip.frames, fps=spec.fps, if_taken="number").path

@@ -18,6 +18,7 @@ import torch
 from .errors import MotionInversionError, MotionInversionWarning
 from .models import VideoModel, unet_forward
 from .motion import Motion
+from .progress import ProgressCallback, report
 
 MOTION_TYPES = ("camera", "object", "hybrid")  # each model's recipe maps them to value modes (ModelSpec.value_modes)
 # callback(step, total) -> True to stop: generation then raises MotionInversionError (there is no partial video).
@@ -58,9 +59,11 @@ def generate(
     noise_prior: float | None = None,
     callback: GenerationCallback | None = None,
     value_mode: str | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> torch.Tensor:
     """A video as uint8 frames (frames, height, width, 3). Unset sizes come from the motion, else the model.
 
+    `on_progress` gets stages "sampling" (step k of N) and "decoding" (progress.py); it or `callback` may stop it.
     Unset `strength` and `noise_prior` come from the model's recipe (ModelSpec), and so does the value mode that
     the motion type picks; `value_mode` ("full", "none", "diff") overrides it, for experiments such as the toy
     evaluation, which compares them.
@@ -107,6 +110,8 @@ def generate(
                 unconditional, conditional = output.chunk(2)
                 output = unconditional + guidance * (conditional - unconditional)
             latents = scheduler.step(output, t, latents).prev_sample
-            if callback is not None and callback(index + 1, steps):
+            stop = report(on_progress, "sampling", index + 1, steps)
+            if (callback is not None and callback(index + 1, steps)) or stop:
                 raise MotionInversionError(f"generation stopped at step {index + 1} of {steps}")
+    report(on_progress, "decoding")
     return model.decode_latents(latents)

@@ -21,6 +21,7 @@ from .errors import MotionInversionError, MotionInversionWarning
 from .inject import inject_motion
 from .models import VideoModel, unet_forward
 from .motion import Motion
+from .progress import ProgressCallback, report
 from .sampling import plan_sampling
 from .video import Clip, probe_clip, read_clip
 
@@ -57,15 +58,20 @@ def load_reference_clip(
 
 
 @torch.no_grad()
-def ddim_invert(model: VideoModel, latents: torch.Tensor, steps: int = 50) -> torch.Tensor:
-    """Run DDIM backwards from clean latents to t near the end of the schedule, empty prompt, no guidance."""
+def ddim_invert(
+    model: VideoModel, latents: torch.Tensor, steps: int = 50, on_progress: ProgressCallback | None = None
+) -> torch.Tensor:
+    """Run DDIM backwards from clean latents to t near the end of the schedule, empty prompt, no guidance.
+    Reports stage "inverting" after each step; a stop request there raises (nothing has been learned yet)."""
     scheduler = model.scheduler
     scheduler.set_timesteps(steps)
     text = model.encode_text([""])
     alphas = scheduler.alphas_cumprod.to(model.device)
     step_size = scheduler.config.num_train_timesteps // steps
     x = latents
-    for t in scheduler.timesteps.flip(0):  # ascending
+    for index, t in enumerate(scheduler.timesteps.flip(0)):  # ascending
+        if report(on_progress, "inverting", index, steps):
+            raise MotionInversionError(f"stopped while inverting the clip ({index}/{steps}): nothing was learned")
         alpha_from = alphas[t - step_size] if t >= step_size else scheduler.final_alpha_cumprod.to(model.device)
         alpha_to = alphas[t]
         output = unet_forward(model.unet, x.to(model.dtype), t.to(model.device), text).float()
@@ -106,6 +112,7 @@ def invert(
     loss: str = "base",
     seed: int = 0,
     callback: InversionCallback | None = None,
+    on_progress: ProgressCallback | None = None,
     checkpoint_every: int = 50,
     checkpoint_dir: str | os.PathLike | None = None,
     num_frames: int | None = None,
@@ -125,8 +132,10 @@ def invert(
     fitted to the model's size by `fit` (crop, pad or stretch).
 
     The callback gets (step, total, loss) after each step and may return True to stop: the motion learned so far is
-    returned, with `steps` set to the steps done. With `checkpoint_dir`, a motion file is written every
-    `checkpoint_every` steps. The saved loss is the mean of the last 10 steps' losses (single steps are noisy).
+    returned, with `steps` set to the steps done. `on_progress` gets every stage from the first second (progress.py:
+    reading, encoding, inverting k/50, learning k/N) and may stop too; before learning, a stop raises. With
+    `checkpoint_dir`, a motion file is written every `checkpoint_every` steps. The saved loss is the mean of the last
+    10 steps' losses (single steps are noisy).
     """
     steps = model.spec.invert_steps if steps is None else steps
     if steps < 1:
@@ -141,12 +150,16 @@ def invert(
     num_frames = num_frames or spec.num_frames
     height, width = height or spec.height, width or spec.width
     latent_size = model.latent_size(height, width)
+    if report(on_progress, "reading"):
+        raise MotionInversionError("stopped before reading the clip: nothing was learned")
     reference = load_reference_clip(clip, num_frames, height, width, spec.fps, start, end, sampling, fit)
     generator = torch.Generator().manual_seed(seed)
     device, dtype = model.device, model.dtype
 
+    if report(on_progress, "encoding"):
+        raise MotionInversionError("stopped before encoding the clip: nothing was learned")
     latents = model.encode_frames(torch.from_numpy(reference.frames)).float()  # (1, c, f, h, w)
-    inversion_latent = ddim_invert(model, latents, inversion_steps).cpu() if inversion_steps else None
+    inversion_latent = ddim_invert(model, latents, inversion_steps, on_progress).cpu() if inversion_steps else None
     text = model.encode_text([prompt])
     scheduler = model.scheduler
     train_timesteps = scheduler.config.num_train_timesteps
@@ -194,7 +207,8 @@ def invert(
                 recent_losses = (recent_losses + [step_loss.item()])[-10:]
                 if checkpoint_dir is not None and step % checkpoint_every == 0:
                     snapshot(step).save(Path(checkpoint_dir) / f"step-{step:06d}.safetensors")
-                if callback is not None and callback(step, steps, recent_losses[-1]):
+                stop = report(on_progress, "learning", step, steps, recent_losses[-1])
+                if (callback is not None and callback(step, steps, recent_losses[-1])) or stop:
                     break
         return snapshot(done)
     finally:

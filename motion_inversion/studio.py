@@ -9,7 +9,6 @@ directly.
 
 import os
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 from .errors import MotionInversionError
@@ -20,6 +19,7 @@ from .library import MotionEntry, MotionLibrary, name_from_file
 from .models import VideoModel, load_model, model_spec
 from .motion import Motion
 from .owners import Libraries
+from .progress import Progress, ProgressCallback, report
 from .scratch import Scratch
 from .video import Clip, probe_clip, write_mp4
 
@@ -63,6 +63,17 @@ class Studio:
                 self._model_key = name  # what it was asked for by: a registry name, Hub id or folder
             return self._model
 
+    @staticmethod
+    def _progress_until_stopped(job: Job, on_progress: ProgressCallback | None) -> ProgressCallback:
+        """Pass progress on, and ask the job to stop at this point when its owner asked for it."""
+
+        def progress(update: Progress) -> bool:
+            if on_progress is not None:
+                on_progress(update)
+            return job.should_stop()
+
+        return progress
+
     def model_for(self, motion: Motion | None, default: str) -> VideoModel:
         """The model a motion was learned on; `default` without one. A motion learned on a local folder model
         names the model, not the folder: it is found when `default` is that model."""
@@ -97,7 +108,7 @@ class Studio:
     def learn(
         self, clip_path: str | os.PathLike, name: str = "", caption: str = "", model_name: str = "toy",
         steps: int | None = None, loss: str = "base", seed: int = 0, owner: str = "", job: Job | None = None,
-        on_step: Callable[[int, int, float], None] | None = None, start: float = 0.0, end: float | None = None,
+        on_progress: ProgressCallback | None = None, start: float = 0.0, end: float | None = None,
         sampling: str = "auto", fit: str = "crop",
     ) -> MotionEntry:  # fmt: skip
         """Learn the clip's motion and save it in `owner`'s library (with its preview).
@@ -115,26 +126,26 @@ class Studio:
         except BaseException:
             self.jobs.close(job)  # refused: it will not run, so it is no longer in anyone's way
             raise
+        progress = self._progress_until_stopped(job, on_progress)
         with self.jobs.run(job):
+            if report(progress, "loading"):
+                raise MotionInversionError("stopped before the model was loaded: nothing was learned")
             model = self.model(model_name)
             spec = model.spec
+            if report(progress, "reading"):
+                raise MotionInversionError("stopped before reading the clip: nothing was learned")
             clip = load_reference_clip(
                 path, spec.num_frames, spec.height, spec.width, spec.fps, start, end, sampling, fit
             )
-
-            def callback(step: int, total: int, value: float) -> bool:
-                if on_step is not None:
-                    on_step(step, total, value)
-                return job.should_stop()
-
             motion = invert(
-                model, clip, prompt=caption.strip(), steps=steps, loss=loss, seed=seed, callback=callback,
+                model, clip, prompt=caption.strip(), steps=steps, loss=loss, seed=seed, on_progress=progress,
                 num_frames=clip.num_frames,
             )  # fmt: skip
             if job.should_stop() and motion.steps < min(MIN_STEPS_TO_KEEP, steps or MIN_STEPS_TO_KEEP):
                 raise MotionInversionError(
                     f"stopped after {motion.steps} learning step(s): too little to be worth keeping, nothing was saved"
                 )
+            report(on_progress, "saving")
             # if_taken: a name taken while it learned (another tab) gets a number rather than losing the work
             return library.add(motion, name, preview_frames=clip.frames, fps=spec.fps, if_taken="number")
 
@@ -151,7 +162,7 @@ class Studio:
     def generate(
         self, motion_name: str | None, prompt: str, negative_prompt: str = "", motion_type: str = "object",
         strength: float | None = None, seed: int = 0, steps: int | None = None, guidance: float | None = None,
-        model_name: str | None = None, on_step: Callable[[int, int], None] | None = None, owner: str = "",
+        model_name: str | None = None, on_progress: ProgressCallback | None = None, owner: str = "",
         job: Job | None = None,
     ) -> Path:  # fmt: skip
         """Generate a video (an mp4 in a fresh scratch folder). With a motion (of `owner`'s library or the
@@ -168,18 +179,16 @@ class Studio:
         except BaseException:
             self.jobs.close(job)  # refused: it will not run, so it is no longer in anyone's way
             raise
+        progress = self._progress_until_stopped(job, on_progress)
         with self.jobs.run(job):
+            if report(progress, "loading"):
+                raise MotionInversionError("generation stopped before the model was loaded")
             model = self.model_for(motion, model_name or "toy")
-
-            def callback(step: int, total: int) -> bool:
-                if on_step is not None:
-                    on_step(step, total)
-                return job.should_stop()
-
             frames = generate(
                 model, motion, prompt.strip(), negative_prompt=negative_prompt, motion_type=motion_type,
-                strength=strength, seed=int(seed), steps=steps or None, guidance=guidance, callback=callback,
+                strength=strength, seed=int(seed), steps=steps or None, guidance=guidance, on_progress=progress,
             )  # fmt: skip
+            report(on_progress, "saving")
             stem = "without-motion" if motion is None else f"{Path(motion_name).name}-{motion_type}"
             return write_mp4(
                 frames.numpy(), self.scratch.new_folder() / f"{stem}-seed{int(seed)}.mp4", fps=model.spec.fps

@@ -128,3 +128,15 @@ def test_an_error_mid_inversion_leaves_the_original_processors(tiny_model, clip_
         invert(tiny_model, clip_path, steps=10, inversion_steps=0, callback=fail_at_step(3))
     after = tiny_model.unet.attn_processors
     assert after.keys() == original.keys() and all(after[name] is original[name] for name in original)
+
+
+def test_progress_reports_each_stage_in_order_and_a_stop_while_preparing_learns_nothing(tiny_model, clip_path):
+    seen = []
+    invert(tiny_model, clip_path, steps=3, inversion_steps=4, on_progress=lambda p: seen.append(p))
+    assert list(dict.fromkeys(p.stage for p in seen)) == ["reading", "encoding", "inverting", "learning"]
+    assert [(p.step, p.total) for p in seen if p.stage == "inverting"] == [(k, 4) for k in range(4)]
+    assert (seen[-1].stage, seen[-1].step, seen[-1].total) == ("learning", 3, 3) and seen[-1].loss > 0
+    with pytest.raises(MotionInversionError, match=r"stopped while inverting the clip \(2/4\): nothing was learned"):
+        invert(tiny_model, clip_path, steps=3, inversion_steps=4,
+               on_progress=lambda p: p.stage == "inverting" and p.step == 2)  # fmt: skip
+    inject_motion(tiny_model.unet, TINY_FRAMES, (16, 16)).remove()  # nothing was left installed
