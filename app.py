@@ -149,6 +149,12 @@ def library_views(owner: str = "", selected: str | None = None):
     )
 
 
+def pick_from_gallery(event: gr.SelectData, request: gr.Request, profile: gr.OAuthProfile | None):
+    """A click on a thumbnail selects that motion (the gallery lists the names in the pickers' order)."""
+    names = studio.libraries.names(owner_of(request, profile))
+    return gr.update(value=names[event.index]) if 0 <= event.index < len(names) else gr.skip()
+
+
 def identify(browser_id: str, request: gr.Request, profile: gr.OAuthProfile | None):
     """On page load: tie this page to its visitor's library (private mode), then show that library."""
     if PRIVATE and profile is None:
@@ -501,7 +507,10 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                 learn_plan = gr.Markdown(elem_id="learn-plan")
                 samples = sorted(str(p) for p in (ASSETS / "samples").glob("*.mp4"))
                 if samples:
-                    gr.Examples([[p] for p in samples], inputs=[clip], label="Sample clips")
+                    gr.Examples(
+                        [[p] for p in samples], inputs=[clip], label="Sample clips",
+                        example_labels=[Path(p).stem.replace("-", " ") for p in samples],
+                    )  # fmt: skip
             with gr.Column():
                 motion_name = gr.Textbox(
                     label="Name in the library", placeholder="default: the clip's file name", elem_id="learn-name"
@@ -539,9 +548,9 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
         gr.Markdown("## 2. Library")
         gallery = gr.Gallery(
             [] if PRIVATE else gallery_items(),
-            label="Saved motions",
-            columns=6,
-            height=220,
+            label="Your motions, then the examples (click one to select it)",
+            columns=8,  # a thumbnail keeps its size with few motions, and its caption shows
+            height="auto",
             allow_preview=False,
             object_fit="contain",
             elem_id="library-gallery",
@@ -629,6 +638,7 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
     stop_generate_button.click(stop, None, generate_status, api_visibility="private", concurrency_limit=None)
     model_choice.change(default_steps, model_choice, steps, api_visibility="private")
     library_choice.change(show_motion, library_choice, [details, preview, download], api_visibility="private")
+    gallery.select(pick_from_gallery, None, library_choice, api_visibility="private")
     page_and_api(copy_button.click, copy_example, library_choice, [library_status, *library_outputs], "copy_example")
     download_api.click(download_motion, library_choice, download_file, api_name="download")
     page_and_api(rename_button.click, rename, [library_choice, new_name], [library_status, *library_outputs], "rename")

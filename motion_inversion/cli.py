@@ -41,6 +41,20 @@ def _notes_to_stderr():
                     print(f"note: {warning.message}", file=sys.stderr)
 
 
+def _quiet_libraries() -> None:
+    """Keep the libraries' own chatter (transformers' "Loading weights" bars, deprecation notices) out of the
+    terminal: the CLI says what matters itself. Download progress of huggingface_hub stays."""
+    import diffusers
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    diffusers.utils.logging.set_verbosity_error()
+    for module in ("huggingface_hub", "transformers", "diffusers", "torch"):
+        warnings.filterwarnings("ignore", category=FutureWarning, module=module)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
+
+
 def _invert(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
@@ -53,6 +67,7 @@ def _invert(args: argparse.Namespace) -> None:
     library = None if args.out else MotionLibrary()  # no --out: into the library, with a preview for the app
     out = Path(args.out) if args.out else free_path(library.folder, Path(args.clip).stem)
     _check_writable(out)
+    _quiet_libraries()
     model = load_model(args.model, device=args.device)
     spec = model.spec
     args.steps = args.steps or spec.invert_steps
@@ -114,6 +129,7 @@ def _generate(args: argparse.Namespace) -> None:
     motion = Motion.load(args.motion)
     out = Path(args.out) if args.out else Path(f"{Path(args.motion).stem}-seed{args.seed}.mp4")
     _check_writable(out)
+    _quiet_libraries()
     model = load_model(args.model or motion.base_model, device=args.device)
     progress = tqdm(total=args.steps or model.spec.steps, desc="generating", unit="step")
 
@@ -175,8 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     invert.add_argument("--prompt", default="", help="a caption of the clip (may be empty)")
     invert.add_argument("--steps", type=int, help="training steps (default: the model's; 200 toy, 400 real models)")
     invert.add_argument("--lr", type=float, help="learning rate (default: the model's, 0.02 for real models)")
-    invert.add_argument("--loss", choices=("base", "debiased"), default="base")
-    invert.add_argument("--seed", type=int, default=0)
+    invert.add_argument(
+        "--loss",
+        choices=("base", "debiased"),
+        default="base",
+        help="base: the denoising loss (default); debiased: plus a frame-difference term (METHOD.md)",
+    )
+    invert.add_argument("--seed", type=int, default=0, help="random seed: the same seed learns the same motion")
     invert.add_argument("--frames", type=int, help="frames to learn from (default: the model's)")
     invert.add_argument("--start", type=float, default=0.0, help="start of the part to learn, in seconds")
     invert.add_argument("--end", type=float, help="end of the part to learn, in seconds (default: the clip's end)")
@@ -193,11 +214,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate", help="generate a video that moves like a saved motion")
     generate.add_argument("motion", help="a .safetensors motion file")
-    generate.add_argument("--prompt", required=True)
-    generate.add_argument("--negative-prompt", default="")
-    generate.add_argument("--motion-type", choices=("camera", "object", "hybrid"), default="object")
+    generate.add_argument("--prompt", required=True, help="what the new video shows, e.g. 'a tank in the desert'")
+    generate.add_argument("--negative-prompt", default="", help="what it should not show")
+    generate.add_argument(
+        "--motion-type",
+        choices=("camera", "object", "hybrid"),
+        default="object",
+        help="object: a subject moves (default); camera: the camera moves; hybrid: both",
+    )
     generate.add_argument("--strength", type=float, help="how strongly the motion is applied (default: the model's)")
-    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--seed", type=int, default=0, help="random seed of the new video")
     generate.add_argument("--steps", type=int, help="sampling steps (default: the model's)")
     generate.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's)")
     generate.add_argument("--frames", type=int, help="frames to generate (default: the motion's)")
@@ -207,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of the motion's inversion latent in the starting noise (default: the model's)",
     )
     generate.add_argument("--model", help="base model (default: the one the motion was learned on)")
-    generate.add_argument("--device")
+    generate.add_argument("--device", help="cuda, cuda:1, cpu (default: cuda when available)")
     generate.add_argument("--out", help="mp4 to write (default: MOTION-seedN.mp4)")
     generate.set_defaults(run=_generate)
 

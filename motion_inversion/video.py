@@ -64,7 +64,7 @@ def probe_clip(path: str | os.PathLike) -> ClipInfo:
         meta = next(reader)
     except (OSError, RuntimeError, StopIteration) as error:
         raise MotionInversionError(
-            f"{path.name} is not a video ffmpeg can read (upload an mp4, mov, webm, avi or gif)"
+            f"{path.name} is not a video ffmpeg can read (mp4, mov, webm, avi and gif clips work)"
         ) from error
     finally:
         reader.close()

@@ -134,3 +134,21 @@ def test_a_missing_clip_is_refused_before_any_model_loads(tmp_path, capsys):
     code = main(["invert", str(tmp_path / "nowhere.mp4"), "--model", str(tmp_path / "no-model")])
     err = capsys.readouterr().err
     assert code == 2 and "clip not found" in err and "no-model" not in err, err
+
+
+def test_every_option_says_what_it_does():
+    from motion_inversion.cli import build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name, command in commands.items():
+        for action in command._actions:
+            if action.dest != "help":
+                assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+
+
+def test_the_terminal_shows_the_cli_and_not_the_libraries_chatter(tiny_pipeline_dir, clip_path, tmp_path):
+    code, out, err = run_cli("invert", clip_path, "--model", tiny_pipeline_dir, "--steps", "2",
+                             "--out", tmp_path / "m.safetensors")  # fmt: skip
+    assert code == 0 and out.startswith("learning 8 frames, 0.0-2.0 s of 2.0 s, 4 fps, centre crop")
+    assert "Loading weights" not in err and "Warning" not in err, err
+    assert "learning the motion" in err  # the CLI's own bar, per stage
