@@ -150,9 +150,12 @@ def library_views(owner: str = "", selected: str | None = None):
 
 
 def pick_from_gallery(event: gr.SelectData, request: gr.Request, profile: gr.OAuthProfile | None):
-    """A click on a thumbnail selects that motion (the gallery lists the names in the pickers' order)."""
+    """A click on a thumbnail selects that motion for details and for generation (the gallery lists the names in
+    the pickers' order)."""
     names = studio.libraries.names(owner_of(request, profile))
-    return gr.update(value=names[event.index]) if 0 <= event.index < len(names) else gr.skip()
+    if not 0 <= event.index < len(names):
+        return gr.skip(), gr.skip()
+    return gr.update(value=names[event.index]), gr.update(value=names[event.index])
 
 
 def identify(browser_id: str, request: gr.Request, profile: gr.OAuthProfile | None):
@@ -558,7 +561,9 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
         with gr.Row():
             with gr.Column():
                 # custom values: API clients name motions the page has not listed to them; handlers check them
-                library_choice = gr.Dropdown(initial_names, label="Motion", interactive=True, allow_custom_value=True)
+                library_choice = gr.Dropdown(
+                    initial_names, label="Motion", interactive=True, allow_custom_value=True, elem_id="library-choice"
+                )
                 details = gr.Markdown()
                 with gr.Row():
                     download = gr.DownloadButton("Download .safetensors")
@@ -582,8 +587,9 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
         with gr.Row():
             with gr.Column():
                 generate_choice = gr.Dropdown(
-                    [NO_MOTION, *initial_names], value=NO_MOTION, label="Motion", allow_custom_value=True
-                )
+                    [NO_MOTION, *initial_names], value=NO_MOTION, label="Motion", allow_custom_value=True,
+                    elem_id="generate-choice",
+                )  # fmt: skip
                 prompt = gr.Textbox(label="Prompt", placeholder="e.g. a blue square", elem_id="generate-prompt")
                 negative_prompt = gr.Textbox(label="Negative prompt")
                 motion_type = gr.Radio(
@@ -605,7 +611,7 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                     generate_button = gr.Button("Generate", variant="primary")
                     stop_generate_button = gr.Button("Stop")
                 generate_status = gr.Markdown(elem_id="generate-status")
-            with gr.Column():
+            with gr.Column(), gr.Row():  # side by side: the comparison is the point
                 video = gr.Video(label="With the motion", interactive=False, height=260, elem_id="generated-video")
                 baseline_video = gr.Video(label="Without the motion", interactive=False, height=260)
 
@@ -638,7 +644,7 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
     stop_generate_button.click(stop, None, generate_status, api_visibility="private", concurrency_limit=None)
     model_choice.change(default_steps, model_choice, steps, api_visibility="private")
     library_choice.change(show_motion, library_choice, [details, preview, download], api_visibility="private")
-    gallery.select(pick_from_gallery, None, library_choice, api_visibility="private")
+    gallery.select(pick_from_gallery, None, [library_choice, generate_choice], api_visibility="private")
     page_and_api(copy_button.click, copy_example, library_choice, [library_status, *library_outputs], "copy_example")
     download_api.click(download_motion, library_choice, download_file, api_name="download")
     page_and_api(rename_button.click, rename, [library_choice, new_name], [library_status, *library_outputs], "rename")

@@ -1,32 +1,41 @@
-"""motion-inversion: learn the motion of a clip as motion embeddings in a frozen text-to-video model, and reuse it."""
+"""motion-inversion: learn the motion of a clip as motion embeddings in a frozen text-to-video model, and reuse it.
 
-from .embeddings import VALUE_MODES
-from .errors import MotionInversionError, MotionInversionWarning
-from .generation import generate
-from .inject import MotionInjection, find_temporal_layers, inject_motion, unet_family
-from .inversion import invert
-from .library import MotionLibrary
-from .models import REGISTRY, ModelSpec, VideoModel, load_model
-from .motion import Motion
-from .processor import MotionAttnProcessor
+The public names are imported on first use (PEP 562), so that `python -m motion_inversion` answers a mistyped path
+in well under a second instead of first importing torch and diffusers.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "REGISTRY",
-    "VALUE_MODES",
-    "ModelSpec",
-    "Motion",
-    "MotionAttnProcessor",
-    "MotionInjection",
-    "MotionInversionError",
-    "MotionInversionWarning",
-    "MotionLibrary",
-    "VideoModel",
-    "find_temporal_layers",
-    "generate",
-    "inject_motion",
-    "invert",
-    "load_model",
-    "unet_family",
-]
+_PUBLIC = {  # name -> the module that defines it
+    "VALUE_MODES": "embeddings",
+    "MotionInversionError": "errors",
+    "MotionInversionWarning": "errors",
+    "generate": "generation",
+    "MotionInjection": "inject",
+    "find_temporal_layers": "inject",
+    "inject_motion": "inject",
+    "unet_family": "inject",
+    "invert": "inversion",
+    "MotionLibrary": "library",
+    "REGISTRY": "models",
+    "ModelSpec": "models",
+    "VideoModel": "models",
+    "load_model": "models",
+    "Motion": "motion",
+    "MotionAttnProcessor": "processor",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'motion_inversion' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+    globals()[name] = value  # imported once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

@@ -56,27 +56,29 @@ def _quiet_libraries() -> None:
 
 
 def _invert(args: argparse.Namespace) -> None:
+    if not Path(args.clip).is_file():  # before importing torch, and long before loading a model
+        raise MotionInversionError(f"clip not found: {args.clip}")
     from tqdm import tqdm
 
     from .inversion import invert, load_reference_clip
     from .library import MotionLibrary, free_path
-    from .models import load_model
+    from .models import load_model, model_spec
 
-    if not Path(args.clip).is_file():  # before loading a model, which can take minutes
-        raise MotionInversionError(f"clip not found: {args.clip}")
     library = None if args.out else MotionLibrary()  # no --out: into the library, with a preview for the app
     out = Path(args.out) if args.out else free_path(library.folder, Path(args.clip).stem)
     _check_writable(out)
-    _quiet_libraries()
-    model = load_model(args.model, device=args.device)
-    spec = model.spec
+    spec = model_spec(args.model)  # sizes and recipe, no weights: the clip is read and checked before they load
     args.steps = args.steps or spec.invert_steps
     with _notes_to_stderr():
         clip = load_reference_clip(
             args.clip, args.frames or spec.num_frames, spec.height, spec.width, spec.fps, args.start, args.end,
             args.sampling, args.fit,
         )  # fmt: skip
-    print(clip.description)
+    print(clip.description, flush=True)
+    if not args.verbose:
+        _quiet_libraries()
+    print(STAGE_WORDS["loading"] + "…", file=sys.stderr, flush=True)
+    model = load_model(args.model, device=args.device)
 
     stop = {"requested": False}
 
@@ -129,7 +131,8 @@ def _generate(args: argparse.Namespace) -> None:
     motion = Motion.load(args.motion)
     out = Path(args.out) if args.out else Path(f"{Path(args.motion).stem}-seed{args.seed}.mp4")
     _check_writable(out)
-    _quiet_libraries()
+    if not args.verbose:
+        _quiet_libraries()
     model = load_model(args.model or motion.base_model, device=args.device)
     progress = tqdm(total=args.steps or model.spec.steps, desc="generating", unit="step")
 
@@ -210,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     invert.add_argument("--gradient-checkpointing", action="store_true", help="less GPU memory, a little slower")
     invert.add_argument("--device", help="cuda, cuda:1, cpu (default: cuda when available)")
     invert.add_argument("--out", help="motion file to write (default: the library folder)")
+    invert.add_argument("--verbose", action="store_true", help="also show the libraries' warnings and load bars")
     invert.set_defaults(run=_invert)
 
     generate = commands.add_parser("generate", help="generate a video that moves like a saved motion")
@@ -235,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--model", help="base model (default: the one the motion was learned on)")
     generate.add_argument("--device", help="cuda, cuda:1, cpu (default: cuda when available)")
     generate.add_argument("--out", help="mp4 to write (default: MOTION-seedN.mp4)")
+    generate.add_argument("--verbose", action="store_true", help="also show the libraries' warnings and load bars")
     generate.set_defaults(run=_generate)
 
     listing = commands.add_parser("list", help="list saved motions")

@@ -81,6 +81,7 @@ def ddim_invert(
             eps = output
         x0 = (x - (1 - alpha_from).sqrt() * eps) / alpha_from.sqrt()
         x = alpha_to.sqrt() * x0 + (1 - alpha_to).sqrt() * eps
+    report(on_progress, "inverting", steps, steps)
     return x
 
 

@@ -34,6 +34,16 @@ def page(app_url):
             browser.close()
 
 
+RECORD_STATUSES = """
+() => {  // every text the learning status line shows, in order: short stages can pass between two polls
+    window.statuses = [];
+    const status = document.querySelector("#learn-status");
+    new MutationObserver(() => window.statuses.push(status.innerText)).observe(
+        status, {childList: true, subtree: true, characterData: true});
+}
+"""
+
+
 def test_upload_learn_see_progress_then_generate(page, app, clip_path, tmp_path):
     from playwright.sync_api import expect
 
@@ -43,6 +53,9 @@ def test_upload_learn_see_progress_then_generate(page, app, clip_path, tmp_path)
 
     page.locator("#learn-clip input[type=file]").set_input_files(str(clip_path))
     expect(page.locator("#learn-clip video")).to_have_count(1)  # the upload is shown in the player
+    # what the model will learn, before it learns: the sampled frames and one line
+    expect(page.locator("#learn-plan")).to_contain_text("learning 8 frames, 0.0-2.0 s of 2.0 s, 4 fps, centre crop")
+    expect(page.locator("#learn-preview img")).to_be_visible()
     page.locator("#learn-name textarea, #learn-name input").first.fill("browser orbit ↻")
     page.get_by_text("Advanced").first.click()
     steps = page.locator("#learn-steps input[type=number]")
@@ -50,11 +63,15 @@ def test_upload_learn_see_progress_then_generate(page, app, clip_path, tmp_path)
     steps.press("Tab")
     page.screenshot(path=shots / "1-uploaded.png", full_page=True)
 
+    page.evaluate(RECORD_STATUSES)
     page.get_by_role("button", name="Start learning").click()
     status = page.locator("#learn-status")
     expect(status).to_contain_text(re.compile(r"step \d+ / 40 · loss \d\.\d+ · about \d+ s left"))
     page.screenshot(path=shots / "2-learning.png", full_page=True)
     expect(status).to_contain_text("Saved browser orbit ↻ to your library after 40 steps")
+    statuses = page.evaluate("window.statuses")
+    first_step = next(i for i, text in enumerate(statuses) if text.startswith("step "))
+    assert any("inverting the clip (DDIM)" in text for text in statuses[:first_step]), statuses[:first_step]
     expect(page.locator("#library-gallery")).to_contain_text("browser orbit ↻")
     page.screenshot(path=shots / "3-learned.png", full_page=True)
 
@@ -68,3 +85,23 @@ def test_upload_learn_see_progress_then_generate(page, app, clip_path, tmp_path)
     expect(video).to_have_attribute("src", re.compile(r"object-seed0\.mp4"))
     page.screenshot(path=shots / "4-generated.png", full_page=True)
     assert "browser orbit ↻" in app.studio.library().names()
+
+    # a non-video: refused next to the action; the gallery and both pickers stay as they were
+    not_video = tmp_path / "shopping-list.mp4"
+    not_video.write_text("eggs, milk, bread")
+    page.locator("#learn-clip button[aria-label*='Clear'], #learn-clip button[title*='Clear']").first.click()
+    page.locator("#learn-clip input[type=file]").set_input_files(str(not_video))
+    page.get_by_role("button", name="Start learning").click()
+    expect(status).to_contain_text("shopping-list.mp4 is not a video")
+    expect(page.locator("#library-gallery")).to_contain_text("browser orbit ↻")
+    for component in ("#library-gallery", "#library-choice", "#generate-choice", "#learn-status"):
+        expect(page.locator(component)).not_to_contain_text("Error")
+    expect(page.locator("#generate-choice input")).to_have_value("browser orbit ↻")
+    page.screenshot(path=shots / "5-refused.png", full_page=True)
+
+    # a click on a thumbnail selects that motion, for details and for generation
+    names = app.studio.libraries.names()
+    page.locator("#library-gallery img").nth(len(names) - 1).click()
+    expect(page.locator("#library-choice input")).to_have_value(names[-1])
+    expect(page.locator("#generate-choice input")).to_have_value(names[-1])
+    page.screenshot(path=shots / "6-selected.png", full_page=True)

@@ -1,6 +1,7 @@
 """The command line end to end on a tiny pipeline, and its one-line errors for bad input."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -107,6 +108,9 @@ def test_errors_print_no_traceback_in_a_real_process(tmp_path):
                                         "pass a folder saved with save_pretrained, a Hub id, or one of toy, "
                                         "zeroscope, modelscope, animatediff"]  # fmt: skip
     code, _, err = run_cli("invert", notes, "--model", "zeroscope", "--out", tmp_path / "m.safetensors")
+    assert code == 2 and "notes.mp4 is not a video" in err  # the clip is checked before the model loads
+    clip = make_clip(tmp_path / "fine.mp4")
+    code, _, err = run_cli("invert", clip, "--model", "zeroscope", "--out", tmp_path / "m.safetensors")
     assert code == 2 and "weights for model 'zeroscope'" in err and "Traceback" not in err
 
 
@@ -151,4 +155,13 @@ def test_the_terminal_shows_the_cli_and_not_the_libraries_chatter(tiny_pipeline_
                              "--out", tmp_path / "m.safetensors")  # fmt: skip
     assert code == 0 and out.startswith("learning 8 frames, 0.0-2.0 s of 2.0 s, 4 fps, centre crop")
     assert "Loading weights" not in err and "Warning" not in err, err
-    assert "learning the motion" in err  # the CLI's own bar, per stage
+    for stage in ("loading the model", "reading the clip", "encoding the frames", "learning the motion"):
+        assert stage in err  # the CLI's own bars, one per stage, from the first second
+    assert re.search(r"inverting the clip \(DDIM\): 100%.* 50/50", err)
+
+
+def test_a_missing_clip_fails_at_once(tmp_path):
+    started = time.perf_counter()
+    code, _, err = run_cli("invert", tmp_path / "nowhere.mp4")
+    assert code == 2 and err.strip() == f"error: clip not found: {tmp_path / 'nowhere.mp4'}"
+    assert time.perf_counter() - started < 2  # nothing heavy is imported before the check

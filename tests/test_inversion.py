@@ -134,7 +134,7 @@ def test_progress_reports_each_stage_in_order_and_a_stop_while_preparing_learns_
     seen = []
     invert(tiny_model, clip_path, steps=3, inversion_steps=4, on_progress=lambda p: seen.append(p))
     assert list(dict.fromkeys(p.stage for p in seen)) == ["reading", "encoding", "inverting", "learning"]
-    assert [(p.step, p.total) for p in seen if p.stage == "inverting"] == [(k, 4) for k in range(4)]
+    assert [(p.step, p.total) for p in seen if p.stage == "inverting"] == [(k, 4) for k in range(5)]
     assert (seen[-1].stage, seen[-1].step, seen[-1].total) == ("learning", 3, 3) and seen[-1].loss > 0
     with pytest.raises(MotionInversionError, match=r"stopped while inverting the clip \(2/4\): nothing was learned"):
         invert(tiny_model, clip_path, steps=3, inversion_steps=4,

@@ -55,3 +55,26 @@ def test_the_learned_frames_span_the_whole_clip(tmp_path):
         return float(np.abs(clip.frames[-1].astype(int) - frame.astype(int)).mean())
 
     assert distance(1.75) < 3 and distance(7 / 24) > 10  # (ffmpeg picks a frame within 1/12 s of 1.75)
+
+
+def test_an_object_crossing_a_phone_clip_crosses_the_frames_the_toy_model_learns(tmp_path):
+    """48 frames at 24 fps of a red disc crossing the frame, learned for the toy model with default settings: the
+    disc must cross at least half of the learned frames' width (the first 8 frames alone would show a 1/6 of it)."""
+    from motion_inversion.models import REGISTRY
+    from motion_inversion.toy import tracker
+    from motion_inversion.video import write_mp4
+
+    size, frames = 96, []
+    ys, xs = np.mgrid[:size, :size]
+    for index in range(48):
+        frame = np.full((size, size, 3), 128, np.uint8)
+        centre_x = 8 + index * (size - 16) / 47
+        frame[(xs - centre_x) ** 2 + (ys - size / 2) ** 2 <= 7**2] = (220, 40, 40)
+        frames.append(frame)
+    path = write_mp4(np.stack(frames), tmp_path / "crossing.mp4", fps=24)
+    toy = REGISTRY["toy"]
+    clip = load_reference_clip(path, toy.num_frames, toy.height, toy.width, toy.fps)
+    assert clip.description == "learning 8 frames, 0.0-2.0 s of 2.0 s, 4 fps, centre crop"
+    xs_learned = tracker.track(clip.frames, "red").trajectory[:, 0]
+    assert not np.isnan(xs_learned).any()
+    assert xs_learned.max() - xs_learned.min() >= toy.width / 2, xs_learned
