@@ -58,6 +58,14 @@ MAX_UPLOAD = os.environ.get("MOTION_INVERSION_MAX_UPLOAD", "200mb")
 # go first. 500 toy videos are ~10 MB; a real model's are ~1 MB each.
 MAX_TEMP_FILES = int(os.environ.get("MOTION_INVERSION_MAX_TEMP_FILES", "500"))
 NO_MOTION = "(none: plain model)"
+# Gradio's gallery stretches its few items over the whole width; fixed 140 px cells keep the thumbnails small and
+# their names readable, whatever their number.
+PAGE_CSS = """
+#library-gallery .grid-container {
+    grid-template-columns: repeat(auto-fill, 140px) !important; grid-template-rows: none !important;
+    grid-auto-rows: 140px !important;
+}
+"""
 NO_PREVIEW = ASSETS / "no-preview.png"
 PRIVATE = private_mode_from_env()
 EXAMPLES = Path(os.environ.get("MOTION_INVERSION_EXAMPLES") or ASSETS / "example-motions")
@@ -135,7 +143,8 @@ def tidy() -> None:
 def gallery_items(owner: str = "") -> list[tuple[str, str]]:
     # imported motions come without their source clip: they get a placeholder picture
     entries = studio.libraries.entries(owner)
-    return [(shown(e.thumbnail) or str(NO_PREVIEW), f"{name}\n{e.summary}") for name, e in entries]
+    # the name alone: a cell is 140 px wide, the details under the gallery give the rest
+    return [(shown(e.thumbnail) or str(NO_PREVIEW), name) for name, e in entries]
 
 
 def library_views(owner: str = "", selected: str | None = None):
@@ -552,8 +561,8 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
         gallery = gr.Gallery(
             [] if PRIVATE else gallery_items(),
             label="Your motions, then the examples (click one to select it)",
-            columns=8,  # a thumbnail keeps its size with few motions, and its caption shows
-            height="auto",
+            columns=10,
+            height=340,  # two rows of thumbnails (PAGE_CSS keeps them small), then it scrolls
             allow_preview=False,
             object_fit="contain",
             elem_id="library-gallery",
@@ -636,9 +645,9 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
         preview_learning, [clip, model_choice, *selection], [learn_preview, learn_plan], api_visibility="private",
         concurrency_limit=None,
     )  # fmt: skip
-    learning = start_button.click(line_up_learning, None, [learn_status, learn_ticket], **lined_up)
+    learning_lined_up = start_button.click(line_up_learning, None, [learn_status, learn_ticket], **lined_up)
     page_and_api(
-        learning.then, learn, learn_inputs, [learn_status, loss_plot, *library_outputs], "invert", **gpu_queue
+        learning_lined_up.then, learn, learn_inputs, [learn_status, loss_plot, *library_outputs], "invert", **gpu_queue
     )
     stop_button.click(stop, None, learn_status, api_name="stop", concurrency_limit=None)
     stop_generate_button.click(stop, None, generate_status, api_visibility="private", concurrency_limit=None)
@@ -656,10 +665,12 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
     randomise.click(random_seed, None, seed, api_visibility="private")
     generate_inputs = [generate_choice, prompt, negative_prompt, motion_type, strength, seed, sample_steps, guidance,
                        compare, generate_ticket]  # fmt: skip
-    generating = generate_button.click(line_up_generation, None, [generate_status, generate_ticket], **lined_up)
+    generation_lined_up = generate_button.click(
+        line_up_generation, None, [generate_status, generate_ticket], **lined_up
+    )
     page_and_api(
-        generating.then, generate, generate_inputs, [video, baseline_video], "generate", page_handler=generate_on_page,
-        page_outputs=[generate_status, video, baseline_video], **gpu_queue,
+        generation_lined_up.then, generate, generate_inputs, [video, baseline_video], "generate",
+        page_handler=generate_on_page, page_outputs=[generate_status, video, baseline_video], **gpu_queue,
     )  # fmt: skip
     gr.api(list_motions, api_name="list_motions")
     demo.load(identify, browser_id, [browser_id, *library_outputs], api_visibility="private").then(
@@ -676,7 +687,7 @@ def launch(**kwargs):
     studio.libraries.root.mkdir(parents=True, exist_ok=True)
     tidy()
     allowed = [str(ASSETS)] + ([] if PRIVATE else [str(studio.libraries.root)])
-    return demo.launch(allowed_paths=allowed, max_file_size=MAX_UPLOAD, **kwargs)
+    return demo.launch(allowed_paths=allowed, max_file_size=MAX_UPLOAD, css=PAGE_CSS, **kwargs)
 
 
 if __name__ == "__main__":
