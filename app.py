@@ -301,14 +301,13 @@ def learn(clip, name, caption, model_name, steps, loss, seed, start, end, sampli
     selection = dict(
         start=float(start or 0), end=float(end or 0) or None, sampling=sampling or "auto", fit=fit or "crop"
     )
-    try:
-        plan = studio.plan(clip, model_name, **selection).description
-        if name and name.strip():
-            studio.library(owner).check_new_name(name)  # before the model loads, not after minutes of learning
-        else:
-            studio.library(owner)
+    try:  # refused before the first page update (studio.learn checks the same, later, for other callers)
+        with studio.jobs.admitting(job):
+            plan = studio.plan(clip, model_name, **selection).description
+            library = studio.library(owner)
+            if name and name.strip():
+                library.check_new_name(name)
     except MotionInversionError as error:
-        studio.jobs.close(job)
         fail(error)
     history, started, total = [], time.time(), int(steps)
     first_step_at = None

@@ -72,6 +72,16 @@ class JobBoard:
                 self._jobs.remove(job)
 
     @contextmanager
+    def admitting(self, job: Job) -> Iterator[Job]:
+        """Checks of a job's input before it runs: a refusal closes the job (it will not run, so it is no longer
+        in anyone's way) and is raised on."""
+        try:
+            yield job
+        except BaseException:
+            self.close(job)
+            raise
+
+    @contextmanager
     def run(self, job: Job) -> Iterator[Job]:
         """Hold the model for `job` (waiting for the job before it to end), record its duration, close it.
         Inside a run of the same job (the two videos of a comparison), it only yields."""
@@ -113,7 +123,7 @@ class JobBoard:
         """How many jobs are ahead of `job`, and the estimated wait in seconds (None until a job of each kind
         ahead has finished once)."""
         with self._lock:
-            ahead = [j for j in self._jobs[: self._jobs.index(job)]] if job in self._jobs else []
+            ahead = self._jobs[: self._jobs.index(job)] if job in self._jobs else []
         wait = 0.0
         for other in ahead:
             typical = self.typical_duration(other.kind)

@@ -134,10 +134,11 @@ class MotionLibrary:
 
     def entry(self, name: str) -> MotionEntry:
         try:
-            path = self.folder / (check_name(name) + MOTION_SUFFIX)
+            valid = check_name(name) == name  # a path, or any name no motion can have, is never looked up
         except MotionInversionError:
-            path = None  # not a name any motion can have
-        if path is None or check_name(name) != name or not path.is_file():
+            valid = False
+        path = self.folder / f"{name}{MOTION_SUFFIX}"
+        if not valid or not path.is_file():
             raise MotionInversionError(f"no motion named {name!r} in the library")
         return MotionEntry(path, Motion.read_metadata(path))
 

@@ -116,16 +116,13 @@ class Studio:
         The job waits for the model, then runs; a stop request ends it at its next step and what was learned so
         far is saved, unless that is fewer than MIN_STEPS_TO_KEEP steps (then it raises, saving nothing)."""
         job = job or self.jobs.open("learn", owner, session="")
-        try:
+        with self.jobs.admitting(job):
             path = self.check_clip(clip_path)
             library = self.library(owner)  # refuses a missing owner before any work
             # a typed name is kept as typed, and refused now (not after minutes of learning) when taken or unsafe
             name = library.check_new_name(name) if name.strip() else name_from_file(path.stem)
             if steps is not None and not 1 <= steps <= MAX_STEPS:
                 raise MotionInversionError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
-        except BaseException:
-            self.jobs.close(job)  # refused: it will not run, so it is no longer in anyone's way
-            raise
         progress = self._progress_until_stopped(job, on_progress)
         with self.jobs.run(job):
             if report(progress, "loading"):
@@ -168,7 +165,7 @@ class Studio:
         """Generate a video (an mp4 in a fresh scratch folder). With a motion (of `owner`'s library or the
         examples), its own base model is used. A stop request ends it at its next step, with an error."""
         job = job or self.jobs.open("generate", owner, session="")
-        try:
+        with self.jobs.admitting(job):
             if not prompt or not prompt.strip():
                 raise MotionInversionError("the prompt is empty: describe what the new video should show")
             if motion_type not in MOTION_TYPES:
@@ -176,9 +173,6 @@ class Studio:
                     f"motion type must be one of {', '.join(MOTION_TYPES)}, got {motion_type!r}"
                 )
             motion = Motion.load(self.libraries.entry(owner, motion_name).path) if motion_name else None
-        except BaseException:
-            self.jobs.close(job)  # refused: it will not run, so it is no longer in anyone's way
-            raise
         progress = self._progress_until_stopped(job, on_progress)
         with self.jobs.run(job):
             if report(progress, "loading"):
