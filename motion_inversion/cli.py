@@ -1,4 +1,5 @@
-"""The `motion-inversion` command: invert a clip, generate from a motion, list and show saved motions.
+"""The `motion-inversion` command: invert a clip, generate from a motion, list and show saved motions, score how
+well one video moves like another.
 
 Errors a user can fix print one line on stderr (no traceback) and exit with code 2. Ctrl-C during inversion stops
 after the current step and saves what was learned so far; a second Ctrl-C aborts.
@@ -180,6 +181,16 @@ def _show(args: argparse.Namespace) -> None:
     print(f"{'inversion_latent':16} {'yes' if motion.inversion_latent is not None else 'no'}")
 
 
+def _score(args: argparse.Namespace) -> None:
+    from .motion_match import describe_camera, match_files
+
+    match = match_files(args.reference, args.generated)
+    print(f"motion match {match.score:.2f}: {match.reading()}")
+    print(f"moving point tracks: {match.reference_tracks} in the reference, {match.other_tracks} in the other clip")
+    print(f"whole picture: reference {describe_camera(match.reference_camera)}, "
+          f"other {describe_camera(match.other_camera)}")  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="motion-inversion",
@@ -249,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="print what a saved motion file holds")
     show.add_argument("motion", help="a .safetensors motion file")
     show.set_defaults(run=_show)
+
+    score = commands.add_parser("score", help="how well one video moves like another (motion match, -1 to 1)")
+    score.add_argument("reference", help="the clip whose motion is wanted")
+    score.add_argument("generated", help="the clip to score, e.g. a generated video")
+    score.set_defaults(run=_score)
     return parser
 
 

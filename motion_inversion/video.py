@@ -131,6 +131,15 @@ def read_clip(
     return Clip(frames=frames.copy(), fps=clip_fps, source=str(path))
 
 
+def read_whole_clip(path: str | os.PathLike, max_side: int = 256, max_frames: int = 240) -> Clip:
+    """Every frame (up to `max_frames`) at the clip's own aspect ratio, scaled down so its longer side is at most
+    `max_side` pixels: for measuring a clip, not for feeding a model."""
+    info = probe_clip(path)
+    scale = min(1.0, max_side / max(info.width, info.height, 1))
+    width, height = (max(2, round(side * scale / 2) * 2) for side in (info.width, info.height))
+    return read_clip(path, max_frames, height, width, fit="stretch")
+
+
 def write_mp4(frames: np.ndarray, path: str | os.PathLike, fps: float = 8.0) -> Path:
     """H.264 yuv420p mp4 (plays in browsers), written to a temporary file and renamed into place."""
     frames = np.ascontiguousarray(frames, dtype=np.uint8)

@@ -1,0 +1,64 @@
+"""The motion-match score: its properties on exactly constructed clips, and `motion-inversion score`."""
+
+import numpy as np
+import pytest
+from test_cli import run_cli
+
+from motion_inversion.motion_match import match_files, motion_match
+from motion_inversion.toy import clips
+from motion_inversion.video import write_mp4
+
+
+def render(kind: str, shape: str = "circle", colour: str = "red", seed: int = 5, **size) -> np.ndarray:
+    return clips.render(clips.ClipSpec(shape, colour, kind, seed), **size).frames
+
+
+def test_a_clip_matches_itself():
+    frames = render("orbit-clockwise")
+    assert motion_match(frames, frames).score >= 0.95
+
+
+@pytest.mark.parametrize("kind", ["line-right", "orbit-clockwise", "zigzag-right", "pan-left"])
+def test_the_same_path_in_another_colour_and_shape_matches(kind):
+    assert motion_match(render(kind), render(kind, "square", "blue")).score >= 0.9
+
+
+@pytest.mark.parametrize(("kind", "reverse"), [("line-right", "line-left"), ("orbit-clockwise", "orbit-counterclockwise"),
+                                               ("pan-left", "pan-right")])  # fmt: skip
+def test_the_reverse_motion_does_not_match(kind, reverse):
+    assert motion_match(render(kind), render(reverse, "square", "blue")).score <= 0.2
+
+
+def test_a_still_clip_does_not_match_a_moving_one():
+    moving = render("line-right")
+    still = np.repeat(moving[:1], len(moving), axis=0)
+    match = motion_match(moving, still)
+    assert match.score <= 0.2 and match.other_tracks == 0
+    assert match.reading() == "the other clip does not move, so the motions do not match"
+
+
+def test_other_sizes_and_frame_counts_are_compared_over_the_same_span(tmp_path):
+    small = write_mp4(render("line-up-right"), tmp_path / "small.mp4")
+    large = write_mp4(render("line-up-right", "triangle", "yellow", size=64, num_frames=16), tmp_path / "large.mp4")
+    match = match_files(small, large)
+    assert match.score >= 0.9
+    assert len(match.reference_camera) == len(match.other_camera) == 8
+
+
+def test_the_cli_prints_the_score_and_a_reading(tmp_path):
+    reference = write_mp4(render("line-right"), tmp_path / "reference.mp4")
+    reverse = write_mp4(render("line-left", "triangle", "green"), tmp_path / "reverse.mp4")
+    code, out, err = run_cli("score", reference, reference)
+    assert code == 0 and out.startswith("motion match 1.00: moves like the reference"), err
+    code, out, _ = run_cli("score", reference, reverse)
+    assert code == 0 and "does not move like the reference" in out.splitlines()[0]
+
+
+def test_a_non_video_or_a_single_frame_gives_one_line(tmp_path):
+    reference = write_mp4(render("line-right"), tmp_path / "reference.mp4")
+    (tmp_path / "notes.mp4").write_text("not a video\n" * 20)
+    single = write_mp4(render("line-right")[:1], tmp_path / "single.mp4")
+    for bad, message in [(tmp_path / "notes.mp4", "notes.mp4 is not a video"), (single, "single.mp4 has 1 frame")]:
+        code, out, err = run_cli("score", reference, bad)
+        assert code == 2 and out == "" and "Traceback" not in err
+        assert err.strip().count("\n") == 0 and message in err
