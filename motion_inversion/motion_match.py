@@ -44,7 +44,7 @@ from .video import read_whole_clip
 TRACKING_SIDE = 128  # pixels: clips are scaled to this longer side before tracking
 GRID_POINTS = 24  # grid points along the longer side
 FB_TOLERANCE = 1.0  # pixels (at TRACKING_SIDE): forward-backward round trip error allowed per frame pair
-MIN_TEXTURE = 0.01  # a grid point is tracked if its structure tensor's smaller eigenvalue is >= this x the frame's largest
+MIN_TEXTURE = 0.01  # tracked if the structure tensor's smaller eigenvalue is >= this x the grid's largest
 MIN_TRAVEL = 0.03  # fraction of the frame: shorter paths count as still
 STILL_STEP = 0.004  # fraction of the frame: a smaller frame-to-frame displacement is "not moving"
 LK_PARAMS = dict(winSize=(31, 31), maxLevel=4, criteria=(3, 30, 0.01))  # (COUNT|EPS, 30 iterations, 0.01 px)

@@ -23,8 +23,10 @@ def test_the_same_path_in_another_colour_and_shape_matches(kind):
     assert motion_match(render(kind), render(kind, "square", "blue")).score >= 0.9
 
 
-@pytest.mark.parametrize(("kind", "reverse"), [("line-right", "line-left"), ("orbit-clockwise", "orbit-counterclockwise"),
-                                               ("pan-left", "pan-right")])  # fmt: skip
+REVERSES = [("line-right", "line-left"), ("orbit-clockwise", "orbit-counterclockwise"), ("pan-left", "pan-right")]
+
+
+@pytest.mark.parametrize(("kind", "reverse"), REVERSES)
 def test_the_reverse_motion_does_not_match(kind, reverse):
     assert motion_match(render(kind), render(reverse, "square", "blue")).score <= 0.2
 
