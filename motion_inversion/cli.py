@@ -1,5 +1,5 @@
 """The `motion-inversion` command: invert a clip, generate from a motion, list and show saved motions, score how
-well one video moves like another.
+well one video moves like another and build side-by-side comparisons.
 
 Errors a user can fix print one line on stderr (no traceback) and exit with code 2. Ctrl-C during inversion stops
 after the current step and saves what was learned so far; a second Ctrl-C aborts.
@@ -191,6 +191,15 @@ def _score(args: argparse.Namespace) -> None:
           f"other {describe_camera(match.other_camera)}")  # fmt: skip
 
 
+def _compare(args: argparse.Namespace) -> None:
+    from .comparison import comparison_panels, write_comparison
+
+    out = Path(args.out)
+    _check_writable(out.with_suffix(".mp4"))
+    mp4, gif = write_comparison(comparison_panels(args.reference, args.with_motion, args.without_motion), out)
+    print(f"wrote {mp4} and {gif}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="motion-inversion",
@@ -265,6 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("reference", help="the clip whose motion is wanted")
     score.add_argument("generated", help="the clip to score, e.g. a generated video")
     score.set_defaults(run=_score)
+
+    compare = commands.add_parser("compare", help="a side-by-side mp4 and GIF of a reference and generated videos")
+    compare.add_argument("reference", help="the reference clip (e.g. the motion's .mp4 in the library)")
+    compare.add_argument("with_motion", help="the video generated with the motion")
+    compare.add_argument("without_motion", nargs="?", help="the video generated without it (same seed), optional")
+    compare.add_argument("--out", default="comparison.mp4", help="mp4 to write; the GIF goes beside it "
+                         "(default comparison.mp4)")  # fmt: skip
+    compare.set_defaults(run=_compare)
     return parser
 
 

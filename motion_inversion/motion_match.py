@@ -150,8 +150,8 @@ def track(frames: np.ndarray) -> Tracks:
 def resample_tracks(points: np.ndarray, num_frames: int) -> np.ndarray:
     """(tracks, frames, 2) -> (tracks, num_frames, 2), linear in time, first and last frames kept."""
     frames = points.shape[1]
-    if frames == num_frames:
-        return points
+    if frames == num_frames or not len(points):
+        return points[:, :num_frames]
     old = np.linspace(0.0, 1.0, frames)
     new = np.linspace(0.0, 1.0, num_frames)
     flat = points.transpose(0, 2, 1).reshape(-1, frames)
