@@ -74,8 +74,9 @@ def write_comparison(panels: list[Panel], out: str | os.PathLike) -> tuple[Path,
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".comparison.", dir=out.parent))
     try:
+        browser_friendly = ["-pix_fmt", "yuv420p", "-movflags", "+faststart"]
         sheet.write_videofile(str(work / out.name), fps=fps, codec="libx264", audio=False, preset="medium",
-                              ffmpeg_params=["-pix_fmt", "yuv420p", "-movflags", "+faststart"], logger=None)  # fmt: skip
+                              ffmpeg_params=browser_friendly, logger=None)  # fmt: skip
         sheet.write_gif(str(work / gif.name), fps=fps, logger=None)
         os.replace(work / out.name, out)
         os.replace(work / gif.name, gif)
