@@ -181,20 +181,22 @@ def leave(request: gr.Request):
 
 
 def show_motion(name: str | None, request: gr.Request, profile: gr.OAuthProfile | None):
-    """Details, preview clip and download file of the chosen motion."""
+    """Details, source clip, download file and motion picture (its point tracks) of the chosen motion."""
     if not name:
-        return "The library is empty: learn a motion above, or import one.", None, gr.update(value=None)
+        return "The library is empty: learn a motion above, or import one.", None, gr.update(value=None), None
+    owner = owner_of(request, profile)
     try:
-        entry = studio.libraries.entry(owner_of(request, profile), name)
+        entry = studio.libraries.entry(owner, name)
+        picture = studio.motion_picture(owner, name)
     except MotionInversionError as error:
-        return str(error), None, gr.update(value=None)
+        return str(error), None, gr.update(value=None), None
     meta = entry.metadata
     details = (
         f"**{entry.name}**: {entry.summary}  \n"
         f"learned for {meta['steps']} steps (loss {float(meta['loss'] or 'nan'):.4f})"
         + (f" · caption: *{meta['prompt']}*" if meta.get("prompt") else "")
     )
-    return details, shown(entry.preview), gr.update(value=shown(entry.path))
+    return details, shown(entry.preview), gr.update(value=shown(entry.path)), str(picture) if picture else None
 
 
 def list_motions(request: gr.Request, profile: gr.OAuthProfile | None) -> list[dict]:
@@ -420,7 +422,7 @@ def import_motion(file, request: gr.Request, profile: gr.OAuthProfile | None):
 def generating(motion_name, prompt, negative_prompt, motion_type, strength, seed, steps, guidance, compare, ticket,
                request: gr.Request, profile: gr.OAuthProfile | None, progress=gr.Progress()):  # fmt: skip
     """A video from the prompt, moving like the chosen motion; with `compare`, also the plain model's video.
-    Yields status lines while it works, then (video, baseline video or None)."""
+    Yields status lines while it works, then (video, baseline video or None, motion match line)."""
     owner = owner_of(request, profile)
     motion_name = None if motion_name in (None, "", NO_MOTION) else motion_name
     names = [motion_name] + ([None] if compare and motion_name else [])
@@ -458,9 +460,37 @@ def generating(motion_name, prompt, negative_prompt, motion_type, strength, seed
 
     try:
         videos = yield from follow(job, work, show)
+        match = match_line(owner, motion_name, videos) if motion_name else ""
     finally:
         tidy()
-    yield videos[0], videos[1] if len(videos) > 1 else None
+    yield videos[0], videos[1] if len(videos) > 1 else None, match
+
+
+def match_line(owner: str, motion_name: str, videos: list[str]) -> str:
+    """How well each video moves like the motion's reference clip, in one line (motion_match.py)."""
+    matches = [studio.motion_match(owner, motion_name, video) for video in videos]
+    if matches[0] is None:
+        return "This motion has no reference clip (imported without one), so no motion match."
+    line = f"Motion match with the reference clip: **{matches[0].score:.2f}** ({matches[0].reading()})"
+    if len(matches) > 1:
+        line += f" · without the motion: **{matches[1].score:.2f}**"
+    return line
+
+
+def make_comparison(motion_name, video, baseline_video, request: gr.Request, profile: gr.OAuthProfile | None):
+    """The reference clip, the video with the motion and (if made) the one without, side by side with their
+    motion match: [mp4, GIF]."""
+    try:
+        paths = studio.comparison(owner_of(request, profile), motion_name, video, baseline_video)
+    except MotionInversionError as error:
+        fail(error)
+    return [str(path) for path in paths]
+
+
+def make_comparison_on_page(motion_name, video, baseline_video, request: gr.Request,
+                            profile: gr.OAuthProfile | None):  # fmt: skip
+    """The page's comparison: a status line, then the files."""
+    return "", make_comparison(motion_name, video, baseline_video, request, profile)
 
 
 @gpu
@@ -475,9 +505,14 @@ def generate(*args, **kwargs):
 @gpu
 @functools.wraps(generating)
 def generate_on_page(*args, **kwargs):
-    """The page's generation: its status line (progress, then refusals in place), then the videos."""
+    """The page's generation: its status line (progress, then refusals in place), then the videos, their motion
+    match, the motion they used and an emptied comparison."""
+    motion_name = args[0] if args[0] not in (None, "", NO_MOTION) else None
     for update in generating(*args, **kwargs):
-        yield (update, gr.skip(), gr.skip()) if isinstance(update, str) else ("", *update)
+        if isinstance(update, str):
+            yield update, *[gr.skip()] * 5
+        else:  # the motion used, for "Download comparison"; the files of an earlier comparison go
+            yield "", *update, motion_name, None
 
 
 def random_seed() -> int:
@@ -588,7 +623,12 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                 library_status = gr.Markdown(elem_id="library-status")  # copy, rename and delete say here
                 import_file = gr.File(label="Import a motion (.safetensors)", file_types=[".safetensors"])
                 import_status = gr.Markdown(elem_id="import-status")
-            preview = gr.Video(label="Source clip", interactive=False, height=220)
+            with gr.Column():
+                preview = gr.Video(label="Source clip", interactive=False, height=220)
+                motion_picture = gr.Image(
+                    label="What moves in it (point tracks, brighter towards the end; this is what gets transferred)",
+                    interactive=False, height=220, elem_id="motion-picture",
+                )  # fmt: skip
 
     with gr.Group():
         gr.Markdown("## 3. Generate")
@@ -619,11 +659,21 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                     generate_button = gr.Button("Generate", variant="primary")
                     stop_generate_button = gr.Button("Stop")
                 generate_status = gr.Markdown(elem_id="generate-status")
-            with gr.Column(), gr.Row():  # side by side: the comparison is the point
-                video = gr.Video(label="With the motion", interactive=False, height=260, elem_id="generated-video")
-                baseline_video = gr.Video(label="Without the motion", interactive=False, height=260)
+            with gr.Column():
+                with gr.Row():  # side by side: the comparison is the point
+                    video = gr.Video(label="With the motion", interactive=False, height=260, elem_id="generated-video")
+                    baseline_video = gr.Video(label="Without the motion", interactive=False, height=260)
+                match = gr.Markdown(elem_id="motion-match")
+                # the motion of the videos shown, for the comparison (a hidden textbox: API clients name it)
+                generated_with = gr.Textbox(visible=False)
+                comparison_button = gr.Button("Download comparison (mp4 and GIF, side by side)")
+                comparison_status = gr.Markdown(elem_id="comparison-status")
+                comparison_files = gr.File(
+                    label="Comparison", file_count="multiple", interactive=False, elem_id="comparison-files"
+                )
 
     library_outputs = [gallery, library_choice, generate_choice]
+    motion_views = [details, preview, download, motion_picture]
     gpu_queue = dict(concurrency_limit=1, concurrency_id="gpu")  # one GPU job at a time, everyone else waits
 
     def page_and_api(trigger, handler, inputs, outputs, api_name, page_outputs=None, page_handler=None, **options):
@@ -651,7 +701,7 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
     stop_button.click(stop, None, learn_status, api_name="stop", concurrency_limit=None)
     stop_generate_button.click(stop, None, generate_status, api_visibility="private", concurrency_limit=None)
     model_choice.change(default_steps, model_choice, steps, api_visibility="private")
-    library_choice.change(show_motion, library_choice, [details, preview, download], api_visibility="private")
+    library_choice.change(show_motion, library_choice, motion_views, api_visibility="private")
     gallery.select(pick_from_gallery, None, [library_choice, generate_choice], api_visibility="private")
     page_and_api(copy_button.click, copy_example, library_choice, [library_status, *library_outputs], "copy_example")
     download_api.click(download_motion, library_choice, download_file, api_name="download")
@@ -668,12 +718,19 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
         line_up_generation, None, [generate_status, generate_ticket], **lined_up
     )
     page_and_api(
-        generation_lined_up.then, generate, generate_inputs, [video, baseline_video], "generate",
-        page_handler=generate_on_page, page_outputs=[generate_status, video, baseline_video], **gpu_queue,
+        generation_lined_up.then, generate, generate_inputs, [video, baseline_video, match], "generate",
+        page_handler=generate_on_page,
+        page_outputs=[generate_status, video, baseline_video, match, generated_with, comparison_files], **gpu_queue,
+    )  # fmt: skip
+    # comparisons are CPU work beside the GPU queue; two at a time keep a busy Space responsive
+    page_and_api(
+        comparison_button.click, make_comparison, [generated_with, video, baseline_video], comparison_files,
+        "compare", page_handler=make_comparison_on_page, page_outputs=[comparison_status, comparison_files],
+        concurrency_limit=2, concurrency_id="comparisons",
     )  # fmt: skip
     gr.api(list_motions, api_name="list_motions")
     demo.load(identify, browser_id, [browser_id, *library_outputs], api_visibility="private").then(
-        show_motion, library_choice, [details, preview, download], api_visibility="private"
+        show_motion, library_choice, motion_views, api_visibility="private"
     )
     demo.unload(leave)
 

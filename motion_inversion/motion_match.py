@@ -199,3 +199,27 @@ def match_files(reference: str | os.PathLike, other: str | os.PathLike) -> Motio
                 f"{Path(clip.source).name} has {clip.num_frames} frame(s): a motion needs at least 2 to compare"
             )
     return motion_match(clips[0].frames, clips[1].frames)
+
+
+def draw_tracks(frames: np.ndarray, side: int = 256, max_tracks: int = 80) -> np.ndarray:
+    """A picture of what moves in a clip: its first frame (longer side `side` pixels) with every moving track
+    drawn from where it starts (thin, dark) to where it ends (a dot). uint8 (height, width, 3)."""
+    from PIL import Image, ImageDraw
+
+    moving = track(frames).moving()
+    if len(moving) > max_tracks:  # an even sample keeps the picture readable
+        moving = moving[np.linspace(0, len(moving) - 1, max_tracks).round().astype(int)]
+    height, width = frames.shape[1:3]
+    scale = side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    image = Image.fromarray(np.ascontiguousarray(frames[0])).resize(size, Image.Resampling.BICUBIC)
+    image = Image.blend(image, Image.new("RGB", size, (0, 0, 0)), 0.35)  # darker, so the tracks stand out
+    draw = ImageDraw.Draw(image)
+    for points in moving * np.array(size):
+        steps = len(points) - 1
+        for index, (start, end) in enumerate(zip(points[:-1], points[1:], strict=True)):
+            warmth = (index + 1) / steps  # later steps brighter: the direction of motion reads at a glance
+            draw.line([tuple(start), tuple(end)], fill=(255, round(120 + 135 * warmth), round(40 * warmth)), width=2)
+        x, y = points[-1]
+        draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=(255, 255, 90))
+    return np.asarray(image)

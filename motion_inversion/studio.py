@@ -1,4 +1,5 @@
-"""What the app does, without the UI: learn a motion from an uploaded clip into the library, generate from one.
+"""What the app does, without the UI: learn a motion from an uploaded clip into the library, generate from one, and
+show how well a video moves like a motion's reference clip.
 
 `Studio` holds the state that outlives a request: the libraries (one, or one per visitor: owners.py), the one loaded
 base model (loaded on first use, replaced when another is chosen), the jobs that use it (one at a time, each
@@ -18,10 +19,11 @@ from .jobs import Job, JobBoard
 from .library import MotionEntry, MotionLibrary, name_from_file
 from .models import VideoModel, load_model, model_spec
 from .motion import Motion
+from .motion_match import MotionMatch, draw_tracks, match_files
 from .owners import Libraries
 from .progress import Progress, ProgressCallback, report
 from .scratch import Scratch
-from .video import Clip, probe_clip, write_mp4
+from .video import Clip, probe_clip, read_whole_clip, write_mp4
 
 MAX_CLIP_SECONDS = float(os.environ.get("MOTION_INVERSION_MAX_CLIP_SECONDS", "120"))
 MAX_STEPS = 2000
@@ -187,3 +189,38 @@ class Studio:
             return write_mp4(
                 frames.numpy(), self.scratch.new_folder() / f"{stem}-seed{int(seed)}.mp4", fps=model.spec.fps
             )
+
+    # -- seeing motion ----------------------------------------------------------------------------------------------
+    def reference_clip(self, owner: str, motion_name: str) -> Path | None:
+        """The frames a motion was learned from, as saved beside it (an imported motion may have none)."""
+        return self.libraries.entry(owner, motion_name).preview
+
+    def motion_match(self, owner: str, motion_name: str, video: str | os.PathLike) -> MotionMatch | None:
+        """How well `video` moves like the motion's reference clip; None when the motion has no reference clip."""
+        reference = self.reference_clip(owner, motion_name)
+        return None if reference is None else match_files(reference, video)
+
+    def motion_picture(self, owner: str, motion_name: str) -> Path | None:
+        """A PNG of what the motion will transfer: the point tracks of its reference clip over the first frame."""
+        reference = self.reference_clip(owner, motion_name)
+        if reference is None:
+            return None
+        from PIL import Image
+
+        path = self.scratch.new_folder() / f"{Path(motion_name).name}-tracks.png"
+        Image.fromarray(draw_tracks(read_whole_clip(reference).frames)).save(path)
+        return path
+
+    def comparison(self, owner: str, motion_name: str, with_motion: str | os.PathLike,
+                   without_motion: str | os.PathLike | None = None) -> tuple[Path, Path]:  # fmt: skip
+        """A side-by-side mp4 and GIF of the motion's reference clip and the generated videos (comparison.py)."""
+        from .comparison import comparison_panels, write_comparison
+
+        reference = self.reference_clip(owner, motion_name)
+        if reference is None:
+            raise MotionInversionError(f"'{motion_name}' has no reference clip (imported without one): nothing to "
+                                       "compare with")  # fmt: skip
+        if not with_motion:
+            raise MotionInversionError("no generated video yet: generate one with the motion first")
+        panels = comparison_panels(reference, with_motion, without_motion or None)
+        return write_comparison(panels, self.scratch.new_folder() / f"{Path(motion_name).name}-comparison.mp4")

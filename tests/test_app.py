@@ -48,10 +48,12 @@ def test_handlers_learn_into_the_library_then_generate_an_mp4(app, clip_path, ti
     assert smoothed[-1] == pytest.approx(raw.mean())
     entry = app.studio.library().entry("handler test")
     assert entry.preview and entry.thumbnail
-    *_, (with_motion, without) = app.generate(
+    *_, (with_motion, without, match) = app.generate(
         "handler test", "a red circle", "", "object", 1.0, 0, 2, 0, True, "", request, None
     )
     assert decoded_frames(with_motion) == decoded_frames(without) == (TINY_FRAMES, *TINY_SIZE)
+    assert re.fullmatch(r"Motion match with the reference clip: \*\*-?[01]\.\d\d\*\* \(.+\) · "
+                        r"without the motion: \*\*-?[01]\.\d\d\*\*", match)  # fmt: skip
 
 
 def invert(client, clip, name, steps=3):
@@ -66,9 +68,21 @@ def test_invert_list_generate_through_the_api(client, clip_path):
     assert "Saved **api-orbit**" in status
     listed = {m["name"]: m for m in client.predict(api_name="/list_motions")}
     assert listed["api-orbit"]["num_frames"] == str(TINY_FRAMES) and listed["api-orbit"]["steps"] == "3"
-    video, baseline = client.predict("api-orbit", "a blue square", "", "camera", 1.0, 7, 2, 0, False,
-                                     api_name="/generate")  # fmt: skip
+    video, baseline, match = client.predict("api-orbit", "a blue square", "", "camera", 1.0, 7, 2, 0, False,
+                                            api_name="/generate")  # fmt: skip
     assert decoded_frames(video) == (TINY_FRAMES, *TINY_SIZE) and baseline is None
+    assert match.startswith("Motion match with the reference clip: **")  # the score comes with the video
+
+
+def test_a_comparison_through_the_api(client, clip_path):
+    from gradio_client import handle_file
+
+    invert(client, clip_path, "compared").result()
+    video, baseline, _ = client.predict("compared", "a blue square", "", "object", 1.0, 3, 2, 0, True,
+                                        api_name="/generate")  # fmt: skip
+    mp4, gif = client.predict("compared", handle_file(video), handle_file(baseline), api_name="/compare")
+    assert mp4.endswith("compared-comparison.mp4") and gif.endswith("compared-comparison.gif")
+    assert decoded_frames(mp4)[0] == TINY_FRAMES  # the reference's and the videos' 8 frames
 
 
 def test_a_second_client_waits_in_the_queue_then_completes(app, client, clip_path):
@@ -111,7 +125,7 @@ def test_stop_mid_inversion_keeps_a_usable_motion(app, client, clip_path):
     assert "stopped early: what was learned so far is kept" in status
     motion = Motion.load(app.studio.library().entry("stopped").path)
     assert 1 <= motion.steps < 2000
-    video, _ = client.predict("stopped", "a red circle", "", "object", 1.0, 0, 2, 0, False, api_name="/generate")
+    video, *_ = client.predict("stopped", "a red circle", "", "object", 1.0, 0, 2, 0, False, api_name="/generate")
     assert decoded_frames(video) == (TINY_FRAMES, *TINY_SIZE)
 
 

@@ -74,6 +74,7 @@ def test_upload_learn_see_progress_then_generate(page, app, clip_path, tmp_path)
     first_step = next(i for i, text in enumerate(statuses) if text.startswith("step "))
     assert any("inverting the clip (DDIM)" in text for text in statuses[:first_step]), statuses[:first_step]
     expect(page.locator("#library-gallery")).to_contain_text("browser orbit ↻")
+    expect(page.locator("#motion-picture img")).to_be_visible()  # what moves in the clip, drawn as point tracks
     page.screenshot(path=shots / "3-learned.png", full_page=True)
 
     page.locator("#generate-prompt textarea, #generate-prompt input").first.fill("a blue square")
@@ -84,7 +85,15 @@ def test_upload_learn_see_progress_then_generate(page, app, clip_path, tmp_path)
     page.get_by_role("button", name="Generate", exact=True).click()
     video = page.locator("#generated-video video")
     expect(video).to_have_attribute("src", re.compile(r"object-seed0\.mp4"))
+    # how well it moves like the clip, in one number next to the video
+    scored = re.compile(r"Motion match with the reference clip: -?\d\.\d\d")
+    expect(page.locator("#motion-match")).to_contain_text(scored)
     page.screenshot(path=shots / "4-generated.png", full_page=True)
+    page.get_by_role("button", name=re.compile("Download comparison")).click()
+    for suffix in (".mp4", ".gif"):  # the file list shows the stem and the suffix apart
+        expect(page.locator("#comparison-files")).to_contain_text(
+            re.compile(rf"browser orbit ↻-comparison\s*\{suffix}")
+        )
     assert "browser orbit ↻" in app.studio.library().names()
 
     # a non-video: refused next to the action; the gallery and both pickers stay as they were
