@@ -471,7 +471,7 @@ def match_line(owner: str, motion_name: str, videos: list[str]) -> str:
     matches = [studio.motion_match(owner, motion_name, video) for video in videos]
     if matches[0] is None:
         return "This motion has no reference clip (imported without one), so no motion match."
-    line = f"Motion match with the reference clip: **{matches[0].score:.2f}** ({matches[0].reading()})"
+    line = f"Motion match with the reference clip: **{matches[0].score:.2f}** ({matches[0].reading('this video')})"
     if len(matches) > 1:
         line += f" · without the motion: **{matches[1].score:.2f}**"
     return line

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import MotionInversionError, MotionInversionWarning
+from .precision import MIXED_PRECISIONS
 from .progress import STAGE_WORDS, Progress
 from .sampling import SAMPLING_MODES
 from .video import FIT_MODES
@@ -56,25 +57,53 @@ def _quiet_libraries() -> None:
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
 
 
+def _read_clip(args: argparse.Namespace, clip_path: str, spec):
+    from .inversion import load_reference_clip
+
+    if not Path(clip_path).is_file():
+        raise MotionInversionError(f"clip not found: {clip_path}")
+    with _notes_to_stderr():
+        return load_reference_clip(
+            clip_path, args.frames or spec.num_frames, spec.height, spec.width, spec.fps, args.start, args.end,
+            args.sampling, args.fit,
+        )  # fmt: skip
+
+
+def _learn(args: argparse.Namespace, model, clip, on_progress=None):
+    from .inversion import invert
+
+    return invert(
+        model, clip, prompt=args.prompt, steps=args.steps, lr=args.lr, loss=args.loss, seed=args.seed,
+        on_progress=on_progress, num_frames=clip.num_frames, gradient_checkpointing=args.gradient_checkpointing,
+        mixed_precision=args.mixed_precision,
+    )  # fmt: skip
+
+
+def _save(motion, clip, spec, out: Path, library) -> Path:
+    """Into the library (with the preview the app shows; a taken name gets a number) or to `out`."""
+    if library is not None:
+        return library.add(motion, out.stem, preview_frames=clip.frames, fps=spec.fps, if_taken="number").path
+    motion.save(out)
+    return out
+
+
 def _invert(args: argparse.Namespace) -> None:
-    if not Path(args.clip).is_file():  # before importing torch, and long before loading a model
-        raise MotionInversionError(f"clip not found: {args.clip}")
+    if len(args.clip) > 1 or args.out_dir:
+        return _invert_many(args)
+    clip_path = args.clip[0]
+    if not Path(clip_path).is_file():  # before importing torch, and long before loading a model
+        raise MotionInversionError(f"clip not found: {clip_path}")
     from tqdm import tqdm
 
-    from .inversion import invert, load_reference_clip
     from .library import MotionLibrary, free_path
     from .models import load_model, model_spec
 
     library = None if args.out else MotionLibrary()  # no --out: into the library, with a preview for the app
-    out = Path(args.out) if args.out else free_path(library.folder, Path(args.clip).stem)
+    out = Path(args.out) if args.out else free_path(library.folder, Path(clip_path).stem)
     _check_writable(out)
     spec = model_spec(args.model)  # sizes and recipe, no weights: the clip is read and checked before they load
     args.steps = args.steps or spec.invert_steps
-    with _notes_to_stderr():
-        clip = load_reference_clip(
-            args.clip, args.frames or spec.num_frames, spec.height, spec.width, spec.fps, args.start, args.end,
-            args.sampling, args.fit,
-        )  # fmt: skip
+    clip = _read_clip(args, clip_path, spec)
     print(clip.description, flush=True)
     if not args.verbose:
         _quiet_libraries()
@@ -103,22 +132,90 @@ def _invert(args: argparse.Namespace) -> None:
         return stop["requested"]
 
     try:
-        motion = invert(
-            model, clip, prompt=args.prompt, steps=args.steps, lr=args.lr, loss=args.loss, seed=args.seed,
-            on_progress=on_progress, num_frames=clip.num_frames, gradient_checkpointing=args.gradient_checkpointing,
-        )  # fmt: skip
+        motion = _learn(args, model, clip, on_progress)
     finally:
         for bar in bars.values():
             bar.close()
         signal.signal(signal.SIGINT, previous_handler)
-    if library is not None:
-        out = library.add(motion, out.stem, preview_frames=clip.frames, fps=spec.fps, if_taken="number").path
-    else:
-        motion.save(out)
+    out = _save(motion, clip, spec, out, library)
     if stop["requested"]:
         print(f"stopped at step {motion.steps} of {args.steps}: saved what was learned to {out}")
     else:
         print(f"saved motion to {out} ({motion.num_frames} frames, final loss {motion.loss:.4f})")
+
+
+def batch_names(clips: list[str]) -> list[str]:
+    """One motion name per clip, named after its file; clips of the same file name get -2, -3... in list order, so
+    every process of a launch derives the same names."""
+    from .library import name_from_file
+
+    names, seen = [], {}
+    for clip in clips:
+        name = name_from_file(Path(clip).stem)
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+    return names
+
+
+def _invert_many(args: argparse.Namespace) -> None:
+    """Learn every clip, spread over the processes of `accelerate launch` (one process without it). Each process
+    loads the model once and learns its share; a clip that fails is reported and the others go on; the main
+    process prints one summary."""
+    import time
+
+    from accelerate import PartialState
+    from accelerate.utils import gather_object
+
+    from .library import MotionLibrary, free_path
+    from .models import load_model, model_spec
+
+    if args.out:
+        raise MotionInversionError("--out names one file: with several clips use --out-dir (or the library)")
+    import torch
+    from accelerate.utils import parse_flag_from_env
+
+    # processes share the work over gloo on CPUs (no GPU, `accelerate launch --cpu` or --device cpu), else NCCL
+    on_cpu = not torch.cuda.is_available() or parse_flag_from_env("ACCELERATE_USE_CPU") or args.device == "cpu"
+    state = PartialState(cpu=on_cpu)
+    library = None if args.out_dir else MotionLibrary()
+    folder = Path(args.out_dir) if args.out_dir else library.folder
+    _check_writable(folder / "motion.safetensors")
+    spec = model_spec(args.model)
+    args.steps = args.steps or spec.invert_steps
+    if not args.verbose:
+        _quiet_libraries()
+    work = list(enumerate(zip(args.clip, batch_names(args.clip), strict=True)))
+    results, model = [], None
+    with state.split_between_processes(work) as mine:
+        for index, (clip_path, name) in mine:
+            started = time.time()
+            result = dict(index=index, clip=clip_path, process=state.process_index)
+            try:
+                clip = _read_clip(args, clip_path, spec)
+                if model is None:
+                    model = load_model(args.model, device=args.device or state.device)
+                motion = _learn(args, model, clip)
+                out = _save(motion, clip, spec, free_path(folder, name) if library is None else folder / name,
+                            library)  # fmt: skip
+                result.update(out=str(out), steps=motion.steps, loss=motion.loss)
+            except MotionInversionError as error:
+                result.update(error=str(error))
+            result["seconds"] = time.time() - started
+            outcome = f"error: {result['error']}" if "error" in result else f"-> {result['out']}"
+            print(f"[process {state.process_index}] {clip_path}: {outcome}", flush=True)
+            results.append(result)
+    results = sorted(gather_object(results), key=lambda r: r["index"])
+    failed = [r for r in results if "error" in r]
+    if state.is_main_process:
+        print(f"\n{len(results) - len(failed)} of {len(results)} clips learned on {state.num_processes} process(es):")
+        for r in results:
+            if "error" in r:
+                print(f"  {r['clip']}: FAILED ({r['error']})")
+            else:
+                print(f"  {r['clip']} -> {r['out']} ({r['steps']} steps, loss {r['loss']:.4f}, {r['seconds']:.0f} s, "
+                      f"process {r['process']})")  # fmt: skip
+    if failed:
+        raise MotionInversionError(f"{len(failed)} of {len(results)} clips could not be learned (see above)")
 
 
 def _generate(args: argparse.Namespace) -> None:
@@ -208,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     invert = commands.add_parser("invert", help="learn the motion of a clip and save it")
-    invert.add_argument("clip", help="a video file (mp4, mov, webm, avi, gif)")
+    invert.add_argument("clip", nargs="+", help="video file(s) (mp4, mov, webm, avi, gif); several clips are learned "
+                        "one after another, or spread over processes with `accelerate launch` (README)")  # fmt: skip
     invert.add_argument("--model", default=DEFAULT_MODEL, help=f"base model: registry name, Hub id or folder "
                         f"(default {DEFAULT_MODEL})")  # fmt: skip
     invert.add_argument("--prompt", default="", help="a caption of the clip (may be empty)")
@@ -232,7 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
     invert.add_argument("--fit", choices=FIT_MODES, default="crop", help="fit to the model's size (default: crop)")
     invert.add_argument("--gradient-checkpointing", action="store_true", help="less GPU memory, a little slower")
     invert.add_argument("--device", help="cuda, cuda:1, cpu (default: cuda when available)")
-    invert.add_argument("--out", help="motion file to write (default: the library folder)")
+    invert.add_argument("--out", help="motion file to write, one clip only (default: the library folder)")
+    invert.add_argument("--out-dir", help="folder for the motion files of several clips (default: the library)")
+    invert.add_argument("--mixed-precision", choices=MIXED_PRECISIONS, help="no (float32), bf16 or fp16 with loss "
+                        "scaling (default: float32 on a CPU, bf16 on a GPU that has it, else fp16)")  # fmt: skip
     invert.add_argument("--verbose", action="store_true", help="also show the libraries' warnings and load bars")
     invert.set_defaults(run=_invert)
 

@@ -21,6 +21,7 @@ from .errors import MotionInversionError, MotionInversionWarning
 from .inject import inject_motion
 from .models import VideoModel, unet_forward
 from .motion import Motion
+from .precision import training_accelerator
 from .progress import ProgressCallback, report
 from .sampling import plan_sampling
 from .video import Clip, probe_clip, read_clip
@@ -97,13 +98,6 @@ def motion_loss(prediction: torch.Tensor, target: torch.Tensor, kind: str, ancho
     return loss
 
 
-def _autocast(model: VideoModel):
-    if model.device.type != "cuda":
-        return nullcontext()
-    dtype = model.dtype if model.dtype in (torch.float16, torch.bfloat16) else torch.bfloat16
-    return torch.autocast("cuda", dtype=dtype)
-
-
 def invert(
     model: VideoModel,
     clip: str | os.PathLike | Clip,
@@ -126,6 +120,7 @@ def invert(
     inversion_steps: int = 50,
     target_blocks: list[str] | None = None,
     gradient_checkpointing: bool = False,
+    mixed_precision: str | None = None,
 ) -> Motion:
     """Learn the motion of `clip` (a path or a Clip). Defaults (frames, size, and the recipe: steps, lr, target
     blocks) come from the model's registry entry. From a path, the frames are the selection `start`-`end` seconds
@@ -136,7 +131,8 @@ def invert(
     returned, with `steps` set to the steps done. `on_progress` gets every stage from the first second (progress.py:
     reading, encoding, inverting k/50, learning k/N) and may stop too; before learning, a stop raises. With
     `checkpoint_dir`, a motion file is written every `checkpoint_every` steps. The saved loss is the mean of the last
-    10 steps' losses (single steps are noisy).
+    10 steps' losses (single steps are noisy). Precision (precision.py, through accelerate): float32 on a CPU, bf16
+    (else fp16 with loss scaling) on CUDA, unless `mixed_precision` ("no", "bf16", "fp16") says otherwise.
     """
     steps = model.spec.invert_steps if steps is None else steps
     if steps < 1:
@@ -166,13 +162,13 @@ def invert(
     train_timesteps = scheduler.config.num_train_timesteps
     use_velocity = scheduler.config.prediction_type == "v_prediction"
 
+    accelerator = training_accelerator(device, dtype, mixed_precision)
     injection = inject_motion(model.unet, reference.num_frames, latent_size, target_blocks)
     try:
         parameters = injection.parameters()
         for parameter in parameters:
             parameter.requires_grad_(True)
-        optimizer = torch.optim.AdamW(parameters, lr=lr)
-        scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and dtype == torch.float16)
+        optimizer = accelerator.prepare_optimizer(torch.optim.AdamW(parameters, lr=lr))
         recent_losses: list[float] = []
         checkpointing = (
             checkpointed_blocks(model.unet, [layer.name for layer in injection.layers])
@@ -196,13 +192,12 @@ def invert(
                 timestep = timestep.to(device)
                 noisy = scheduler.add_noise(latents, noise, timestep)
                 target = scheduler.get_velocity(latents, noise, timestep) if use_velocity else noise
-                with _autocast(model):
+                with accelerator.autocast():
                     prediction = unet_forward(model.unet, noisy.to(dtype), timestep, text)
                 step_loss = motion_loss(prediction.float(), target, loss, anchor)
                 optimizer.zero_grad(set_to_none=True)
-                scaler.scale(step_loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
+                accelerator.backward(step_loss)  # scales the loss for fp16; the optimizer unscales and steps
+                optimizer.step()
 
                 done = step
                 recent_losses = (recent_losses + [step_loss.item()])[-10:]

@@ -73,12 +73,12 @@ class MotionMatch:
     reference_camera: np.ndarray  # (frames, 2) global motion of each clip, fractions of the frame
     other_camera: np.ndarray
 
-    def reading(self) -> str:
-        """One line for a person: what the score says."""
+    def reading(self, other: str = "the other clip") -> str:
+        """One line for a person: what the score says (`other` names the clip compared with the reference)."""
         if self.reference_tracks == 0 and self.other_tracks == 0:
             return "neither clip moves"
         if self.reference_tracks == 0 or self.other_tracks == 0:
-            still = "the reference" if self.reference_tracks == 0 else "the other clip"
+            still = "the reference" if self.reference_tracks == 0 else other
             return f"{still} does not move, so the motions do not match"
         if self.score >= 0.8:
             return "moves like the reference"

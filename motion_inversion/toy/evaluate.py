@@ -30,6 +30,7 @@ from PIL import Image, ImageDraw
 from ..generation import generate
 from ..inversion import invert
 from ..models import VideoModel, load_model
+from ..motion_match import motion_match
 from ..video import Clip
 from . import clips, repertoire, tracker
 
@@ -61,6 +62,7 @@ class Case:
     colour: str
     seed: int
     fidelity: dict[str, float] = field(default_factory=dict)  # variant -> motion fidelity
+    motion_match: dict[str, float] = field(default_factory=dict)  # variant -> motion_match.py's point-track score
     colour_ok: dict[str, bool] = field(default_factory=dict)  # variant -> the dominant colour is the prompt's
     reference_colour: dict[str, float] = field(default_factory=dict)  # variant -> share of frames showing it
     trajectories: dict[str, np.ndarray] = field(default_factory=dict)
@@ -100,6 +102,7 @@ def other_prompts(spec: clips.ClipSpec, count: int, rng: np.random.Generator) ->
 
 
 def measure(case: Case, variant: str, frames: np.ndarray) -> None:
+    case.motion_match[variant] = motion_match(case.reference.frames, frames).score
     case.colour_ok[variant] = tracker.dominant_colour(frames) == case.colour
     case.reference_colour[variant] = tracker.track(frames, case.reference.spec.colour).found_fraction
     if case.is_pan:
@@ -182,6 +185,7 @@ def summarise(cases: list[Case], transfer: bool = True) -> list[dict]:
             rows.append(dict(
                 group=group, variant=variant, cases=len(members), fidelity=float(fidelity.mean()),
                 high=float((fidelity >= 0.8).mean()),
+                motion_match=float(np.mean([c.motion_match[variant] for c in members])),
                 appearance=float(np.mean([c.colour_ok[variant] for c in members])),
                 reference_colour=float(np.mean([c.reference_colour[variant] for c in members])),
             ))  # fmt: skip
@@ -190,15 +194,16 @@ def summarise(cases: list[Case], transfer: bool = True) -> list[dict]:
 
 def table(rows: list[dict], transfer: bool = True) -> str:
     lines = [
-        "| motion | variant | cases | motion fidelity | fidelity >= 0.8 | appearance accuracy"
-        + (" | reference's colour in frames |" if transfer else " |"),
-        "|---|---|---|---|---|---|" + ("---|" if transfer else ""),
+        "| motion | variant | cases | motion fidelity | fidelity >= 0.8 | motion match (point tracks) "
+        "| appearance accuracy" + (" | reference's colour in frames |" if transfer else " |"),
+        "|---|---|---|---|---|---|---|" + ("---|" if transfer else ""),
     ]
     for r in rows:
         bold = "**" if r["variant"] == APP_DEFAULT else ""
         lines.append(
             f"| {r['group']} | {bold}{r['variant']}{bold} | {r['cases']} | {bold}{r['fidelity']:.2f}{bold} "
-            f"| {r['high']:.0%} | {r['appearance']:.0%} |" + (f" {r['reference_colour']:.0%} |" if transfer else "")
+            f"| {r['high']:.0%} | {r['motion_match']:.2f} | {r['appearance']:.0%} |"
+            + (f" {r['reference_colour']:.0%} |" if transfer else "")
         )
     return "\n".join(lines)
 
@@ -237,6 +242,22 @@ def plot(cases: list[Case], path: Path, variants=(APP_DEFAULT, "no motion (basel
     image.save(path)
 
 
+def agreement(cases: list[Case]) -> str:
+    """How well the two metrics agree: Pearson correlation of the colour tracker's fidelity and the point-track
+    motion match over every (case, variant), overall and per group of kinds of motion."""
+    pairs = {group: [] for group in [*GROUPS, "all"]}
+    for case in cases:
+        for variant, fidelity in case.fidelity.items():
+            pairs[case.group].append((fidelity, case.motion_match[variant]))
+            pairs["all"].append((fidelity, case.motion_match[variant]))
+    cells = []
+    for group, values in pairs.items():
+        values = np.array(values)
+        if len(values) > 2 and values.std(axis=0).min() > 0:
+            cells.append(f"{group} {np.corrcoef(values.T)[0, 1]:+.2f} ({len(values)})")
+    return "; ".join(cells)
+
+
 def report(cases: list[Case], accuracy, motions: str | None, settings: str, seconds: float, plot_name: str) -> str:
     parts = [
         "# Toy evaluation: does motion transfer?",
@@ -246,6 +267,11 @@ def report(cases: list[Case], accuracy, motions: str | None, settings: str, seco
         "",
         f"The plain model (no motion), every toy caption, 2 seeds: prompt-colour accuracy **{accuracy[0]:.0%}**, "
         f"object found in {accuracy[1]:.0%} of frames.",
+        "",
+        "Two metrics per case: *motion fidelity* from the colour tracker that knows the toy world (the cosine of "
+        "frame-to-frame displacements), and *motion match* from motion_match.py's point tracks, which knows nothing "
+        "about the toy world (the score `motion-inversion score` and the app show). Their agreement, as the Pearson "
+        "correlation over every case and variant (number of pairs): " + agreement(cases) + ".",
         "",
         "## Transfer: another shape in another colour",
         "",
