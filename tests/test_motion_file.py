@@ -20,17 +20,23 @@ def learned_motion(unet, seed: int = 0) -> Motion:
     return motion
 
 
-def test_save_load_round_trip_is_bit_identical(unet, tmp_path):
+def test_save_load_round_trip_is_bit_identical_in_float16_and_float32(unet, tmp_path):
     motion = learned_motion(unet)
-    path = motion.save(tmp_path / "motion.safetensors")
+    path = motion.save(tmp_path / "motion.safetensors")  # float16 storage, read back as float32
     loaded = Motion.load(path)
     assert loaded.embeddings.keys() == motion.embeddings.keys()
-    assert all(torch.equal(loaded.embeddings[k], motion.embeddings[k]) for k in motion.embeddings)
-    assert torch.equal(loaded.inversion_latent, motion.inversion_latent)
+    assert all(loaded.embeddings[k].dtype == torch.float32 for k in loaded.embeddings)
+    assert all(torch.equal(loaded.embeddings[k], motion.embeddings[k].half().float()) for k in motion.embeddings)
+    assert torch.equal(loaded.inversion_latent, motion.inversion_latent.half().float())
+    again = Motion.load(loaded.save(tmp_path / "again.safetensors"))  # stable once stored
+    assert all(torch.equal(again.embeddings[k], loaded.embeddings[k]) for k in motion.embeddings)
+    exact = Motion.load(motion.save(tmp_path / "exact.safetensors", dtype=torch.float32))  # as files were before
+    assert all(torch.equal(exact.embeddings[k], motion.embeddings[k]) for k in motion.embeddings)
+    assert (path.stat().st_size - 4096) * 2 < (tmp_path / "exact.safetensors").stat().st_size  # half the numbers
     assert loaded.metadata() == motion.metadata()
     assert (loaded.prompt, loaded.steps, loaded.loss, loaded.num_frames) == ("a red circle", 7, 0.125, NUM_FRAMES)
     assert loaded.family == motion.family and loaded.target_blocks == motion.target_blocks
-    assert [p.name for p in tmp_path.iterdir()] == ["motion.safetensors"]  # no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{n}.safetensors" for n in ("again", "exact", "motion")]
 
 
 def test_applied_motion_reproduces_the_trained_model_output(unet, tmp_path):
@@ -38,11 +44,16 @@ def test_applied_motion_reproduces_the_trained_model_output(unet, tmp_path):
     injection = inject_motion(unet, NUM_FRAMES, LATENT_SIZE)
     fill_randomly(injection, seed=3)
     expected = run_unet(unet, inputs)
-    Motion.from_injection(injection, base_model="tiny", height=64, width=96).save(tmp_path / "m.safetensors")
+    motion = Motion.from_injection(injection, base_model="tiny", height=64, width=96)
+    motion.save(tmp_path / "exact.safetensors", dtype=torch.float32)
+    motion.save(tmp_path / "half.safetensors")
     injection.remove()
 
-    applied = Motion.load(tmp_path / "m.safetensors").apply(unet)
+    applied = Motion.load(tmp_path / "exact.safetensors").apply(unet)
     assert torch.equal(run_unet(unet, inputs), expected)
+    applied.remove()
+    applied = Motion.load(tmp_path / "half.safetensors").apply(unet)
+    assert torch.allclose(run_unet(unet, inputs), expected, atol=1e-3 * expected.abs().max().item())
     applied.remove()
 
 
