@@ -119,7 +119,7 @@ def invert(
     fit: str = "crop",
     inversion_steps: int = 50,
     target_blocks: list[str] | None = None,
-    gradient_checkpointing: bool = False,
+    gradient_checkpointing: bool | str = False,
     mixed_precision: str | None = None,
 ) -> Motion:
     """Learn the motion of `clip` (a path or a Clip). Defaults (frames, size, and the recipe: steps, lr, target
@@ -171,7 +171,11 @@ def invert(
         optimizer = accelerator.prepare_optimizer(torch.optim.AdamW(parameters, lr=lr))
         recent_losses: list[float] = []
         checkpointing = (
-            checkpointed_blocks(model.unet, [layer.name for layer in injection.layers])
+            checkpointed_blocks(
+                model.unet,
+                [layer.name for layer in injection.layers],
+                "layer" if gradient_checkpointing is True else gradient_checkpointing,
+            )  # fmt: skip
             if gradient_checkpointing
             else nullcontext()
         )

@@ -66,10 +66,11 @@ def test_same_seed_same_motion_and_other_seed_differs(tiny_model, clip_path):
     assert not all(torch.equal(first.embeddings[k], other.embeddings[k]) for k in first.embeddings)
 
 
-def test_gradient_checkpointing_gives_the_same_motion_and_restores_the_unet(tiny_model, clip_path):
+@pytest.mark.parametrize("granularity", [True, "block"])  # True: per layer
+def test_gradient_checkpointing_gives_the_same_motion_and_restores_the_unet(tiny_model, clip_path, granularity):
     names_before = [name for name, _ in tiny_model.unet.named_modules()]
     plain = invert(tiny_model, clip_path, steps=2, inversion_steps=0)
-    checkpointed = invert(tiny_model, clip_path, steps=2, inversion_steps=0, gradient_checkpointing=True)
+    checkpointed = invert(tiny_model, clip_path, steps=2, inversion_steps=0, gradient_checkpointing=granularity)
     for name in plain.embeddings:
         torch.testing.assert_close(checkpointed.embeddings[name], plain.embeddings[name], rtol=1e-4, atol=1e-6)
     assert [name for name, _ in tiny_model.unet.named_modules()] == names_before
