@@ -79,7 +79,8 @@ def tiny_pipeline_dir(tmp_path_factory) -> Path:
 def tiny_model(tiny_pipeline_dir):
     from motion_inversion import load_model
 
-    return load_model(tiny_pipeline_dir, device="cpu")
+    # bench/gpu.sh runs the model tests on CUDA with MOTION_INVERSION_TEST_DEVICE=cuda
+    return load_model(tiny_pipeline_dir, device=os.environ.get("MOTION_INVERSION_TEST_DEVICE", "cpu"))
 
 
 # -- the app --
