@@ -27,12 +27,17 @@ class Scratch:
         folder.mkdir(parents=True)  # prune may have removed an emptied scratch folder
         return folder
 
+    def derived_path(self, source: Path, name: str) -> Path:
+        """Where a file made from `source` (a library file) goes: the same place while `source` is unchanged, so
+        it is made once; the folder name is unguessable."""
+        stat = source.stat()
+        identity = f"{source.resolve()}|{stat.st_mtime_ns}|{stat.st_size}".encode()
+        return self.folder / hmac.new(self._key, identity, hashlib.sha256).hexdigest()[:32] / name
+
     def hand_out(self, path: Path) -> Path:
         """A copy of `path` (a library file) that can be given to the page without serving the library folder.
         The same file, unchanged, is copied once."""
-        stat = path.stat()
-        identity = f"{path.resolve()}|{stat.st_mtime_ns}|{stat.st_size}".encode()
-        copy = self.folder / hmac.new(self._key, identity, hashlib.sha256).hexdigest()[:32] / path.name
+        copy = self.derived_path(path, path.name)
         if not copy.is_file():
             copy.parent.mkdir(parents=True, exist_ok=True)
             temp = copy.with_name(f".{copy.name}.tmp")

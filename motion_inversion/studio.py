@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from .errors import MotionInversionError
+from .files import atomic_write
 from .generation import MOTION_TYPES, generate
 from .inversion import invert, load_reference_clip
 from .jobs import Job, JobBoard
@@ -201,14 +202,18 @@ class Studio:
         return None if reference is None else match_files(reference, video)
 
     def motion_picture(self, owner: str, motion_name: str) -> Path | None:
-        """A PNG of what the motion will transfer: the point tracks of its reference clip over the first frame."""
+        """A PNG of what the motion will transfer: the point tracks of its reference clip over the first frame
+        (drawn once per reference clip)."""
         reference = self.reference_clip(owner, motion_name)
         if reference is None:
             return None
         from PIL import Image
 
-        path = self.scratch.new_folder() / f"{Path(motion_name).name}-tracks.png"
-        Image.fromarray(draw_tracks(read_whole_clip(reference).frames)).save(path)
+        path = self.scratch.derived_path(reference, f"{reference.stem}-tracks.png")
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_write(path) as temp_name:
+                Image.fromarray(draw_tracks(read_whole_clip(reference).frames)).save(temp_name, format="PNG")
         return path
 
     def comparison(self, owner: str, motion_name: str, with_motion: str | os.PathLike,
