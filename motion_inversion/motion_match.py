@@ -75,11 +75,10 @@ class MotionMatch:
 
     def reading(self, other: str = "the other clip") -> str:
         """One line for a person: what the score says (`other` names the clip compared with the reference)."""
-        if self.reference_tracks == 0 and self.other_tracks == 0:
-            return "neither clip moves"
-        if self.reference_tracks == 0 or self.other_tracks == 0:
-            still = "the reference" if self.reference_tracks == 0 else other
-            return f"{still} does not move, so the motions do not match"
+        if self.reference_tracks == 0:  # still, or moving too fast (or too plainly) for the tracker
+            return "no moving point could be tracked in the reference, so the score says little"
+        if self.other_tracks == 0:
+            return f"{other} does not move, so the motions do not match"
         if self.score >= 0.8:
             return "moves like the reference"
         if self.score >= 0.5:
