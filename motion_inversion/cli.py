@@ -79,10 +79,12 @@ def _learn(args: argparse.Namespace, model, clip, on_progress=None):
     )  # fmt: skip
 
 
-def _save(motion, clip, spec, out: Path, library) -> Path:
-    """Into the library (with the preview the app shows; a taken name gets a number) or to `out`."""
+def _save(motion, clip, spec, out: Path, library, name: str | None = None) -> Path:
+    """Into the library under `name` (default: out's stem; with the preview the app shows; a taken name gets a
+    number) or to `out`."""
     if library is not None:
-        return library.add(motion, out.stem, preview_frames=clip.frames, fps=spec.fps, if_taken="number").path
+        name = name or out.stem
+        return library.add(motion, name, preview_frames=clip.frames, fps=spec.fps, if_taken="number").path
     motion.save(out)
     return out
 
@@ -195,8 +197,8 @@ def _invert_many(args: argparse.Namespace) -> None:
                 if model is None:
                     model = load_model(args.model, device=args.device or state.device)
                 motion = _learn(args, model, clip)
-                out = _save(motion, clip, spec, free_path(folder, name) if library is None else folder / name,
-                            library)  # fmt: skip
+                # the name as given: a Path's stem would cut "take.01" to "take"
+                out = _save(motion, clip, spec, free_path(folder, name), library, name=name)
                 result.update(out=str(out), steps=motion.steps, loss=motion.loss)
             except MotionInversionError as error:
                 result.update(error=str(error))

@@ -52,13 +52,15 @@ def test_several_clips_without_a_launcher_go_one_after_another_into_the_library(
     twin = tmp_path / "again"
     twin.mkdir()
     clips.append(make_clip(twin / "bars.mp4"))  # the same file name as the first: it gets bars-2
+    clips.append(make_clip(tmp_path / "take.01.mp4"))  # a dot in the name is kept
     env = {"MOTION_LIBRARY": str(tmp_path / "library")}
     result = subprocess.run([sys.executable, "-m", "motion_inversion", "invert", *map(str, clips), "--model",
                              str(tiny_pipeline_dir), "--steps", "2"], capture_output=True, text=True,
                             env={**os.environ, "HF_HUB_OFFLINE": "1", **env}, timeout=600)  # fmt: skip
-    assert result.returncode == 2 and "4 of 5 clips learned on 1 process(es)" in result.stdout
+    assert result.returncode == 2 and "5 of 6 clips learned on 1 process(es)" in result.stdout
     names = sorted(p.name for p in (tmp_path / "library").glob("*.safetensors"))
-    assert names == ["bars-2.safetensors", "bars.safetensors", "noise.safetensors", "rings.safetensors"]
+    assert names == ["bars-2.safetensors", "bars.safetensors", "noise.safetensors", "rings.safetensors",
+                     "take.01.safetensors"]  # fmt: skip
 
 
 def test_the_cpu_default_is_float32_and_another_precision_needs_a_new_process(tiny_model, clip_path):
