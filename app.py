@@ -70,9 +70,13 @@ NO_PREVIEW = ASSETS / "no-preview.png"
 PRIVATE = private_mode_from_env()
 EXAMPLES = Path(os.environ.get("MOTION_INVERSION_EXAMPLES") or ASSETS / "example-motions")
 
+# On a small GPU, MOTION_INVERSION_OFFLOAD=1 keeps the text encoder and VAE in CPU memory between their calls.
+OFFLOAD = os.environ.get("MOTION_INVERSION_OFFLOAD", "0").lower() in ("1", "true", "yes")
+
 studio = Studio(
     Libraries(default_library_dir(), PRIVATE, EXAMPLES, anonymous_days_from_env()),
     scratch=Scratch(Path(get_upload_folder()) / "motion-inversion"),  # in Gradio's cache: results are not copied
+    offload=OFFLOAD,
 )
 visitors = Visitors()
 

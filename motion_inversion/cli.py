@@ -20,6 +20,7 @@ from .sampling import SAMPLING_MODES
 from .video import FIT_MODES
 
 DEFAULT_MODEL = os.environ.get("MOTION_INVERSION_MODEL", "toy")
+OFFLOAD_HELP = "keep the text encoder and VAE in CPU memory between their calls: less GPU memory, a little slower"
 
 
 def _check_writable(path: Path) -> None:
@@ -110,7 +111,7 @@ def _invert(args: argparse.Namespace) -> None:
     if not args.verbose:
         _quiet_libraries()
     print(STAGE_WORDS["loading"] + "…", file=sys.stderr, flush=True)
-    model = load_model(args.model, device=args.device)
+    model = load_model(args.model, device=args.device, offload=args.offload)
 
     stop = {"requested": False}
 
@@ -195,7 +196,7 @@ def _invert_many(args: argparse.Namespace) -> None:
             try:
                 clip = _read_clip(args, clip_path, spec)
                 if model is None:
-                    model = load_model(args.model, device=args.device or state.device)
+                    model = load_model(args.model, device=args.device or state.device, offload=args.offload)
                 motion = _learn(args, model, clip)
                 # the name as given: a Path's stem would cut "take.01" to "take"
                 out = _save(motion, clip, spec, free_path(folder, name), library, name=name)
@@ -233,7 +234,7 @@ def _generate(args: argparse.Namespace) -> None:
     _check_writable(out)
     if not args.verbose:
         _quiet_libraries()
-    model = load_model(args.model or motion.base_model, device=args.device)
+    model = load_model(args.model or motion.base_model, device=args.device, offload=args.offload)
     progress = tqdm(total=args.steps or model.spec.steps, desc="generating", unit="step")
 
     def on_step(step: int, total: int) -> None:
@@ -332,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     invert.add_argument("--fit", choices=FIT_MODES, default="crop", help="fit to the model's size (default: crop)")
     invert.add_argument("--gradient-checkpointing", action="store_true", help="less GPU memory, a little slower")
     invert.add_argument("--device", help="cuda, cuda:1, cpu (default: cuda when available)")
+    invert.add_argument("--offload", action="store_true", help=OFFLOAD_HELP)
     invert.add_argument("--out", help="motion file to write, one clip only (default: the library folder)")
     invert.add_argument("--out-dir", help="folder for the motion files of several clips (default: the library)")
     invert.add_argument("--mixed-precision", choices=MIXED_PRECISIONS, help="no (float32), bf16 or fp16 with loss "
@@ -361,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--model", help="base model (default: the one the motion was learned on)")
     generate.add_argument("--device", help="cuda, cuda:1, cpu (default: cuda when available)")
+    generate.add_argument("--offload", action="store_true", help=OFFLOAD_HELP)
     generate.add_argument("--out", help="mp4 to write (default: MOTION-seedN.mp4)")
     generate.add_argument("--verbose", action="store_true", help="also show the libraries' warnings and load bars")
     generate.set_defaults(run=_generate)

@@ -41,12 +41,14 @@ MOTION_TYPE_HELP = {
 
 class Studio:
     def __init__(self, libraries: Libraries | MotionLibrary | None = None, device=None, dtype=None,
-                 max_clip_seconds: float = MAX_CLIP_SECONDS, scratch: Scratch | None = None):  # fmt: skip
+                 max_clip_seconds: float = MAX_CLIP_SECONDS, scratch: Scratch | None = None,
+                 offload: bool = False):  # fmt: skip
         if isinstance(libraries, MotionLibrary) or libraries is None:
             libraries = Libraries((libraries or MotionLibrary()).folder)
         self.libraries = libraries
         self.max_clip_seconds = max_clip_seconds
         self.device, self.dtype = device, dtype
+        self.offload = offload  # the text encoder and VAE wait in CPU memory (models.VideoModel.offload_encoders)
         self.jobs = JobBoard()
         self.scratch = scratch or Scratch()
         self._model: VideoModel | None = None
@@ -62,7 +64,7 @@ class Studio:
         with self._model_lock:
             if self._model is None or name not in (self._model.name, self._model_key):
                 self._model = None  # free the old one before loading the next
-                self._model = load_model(name, device=self.device, dtype=self.dtype)
+                self._model = load_model(name, device=self.device, dtype=self.dtype, offload=self.offload)
                 self._model_key = name  # what it was asked for by: a registry name, Hub id or folder
             return self._model
 

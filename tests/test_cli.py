@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+import torch
 from conftest import make_clip
 
 from motion_inversion import Motion
@@ -165,3 +166,14 @@ def test_a_missing_clip_fails_at_once(tmp_path):
     code, _, err = run_cli("invert", tmp_path / "nowhere.mp4")
     assert code == 2 and err.strip() == f"error: clip not found: {tmp_path / 'nowhere.mp4'}"
     assert time.perf_counter() - started < 2  # nothing heavy is imported before the check
+
+
+def test_offload_learns_the_same_motion(tiny_pipeline_dir, clip_path, tmp_path):
+    learned = {}
+    for offload in ([], ["--offload"]):
+        out = tmp_path / f"motion{len(offload)}.safetensors"
+        args = ["invert", str(clip_path), "--model", str(tiny_pipeline_dir), "--steps", "2", "--out", str(out)]
+        assert main([*args, *offload]) == 0
+        learned[bool(offload)] = Motion.load(out).embeddings
+    assert learned[True].keys() == learned[False].keys()
+    assert all(torch.equal(learned[True][name], learned[False][name]) for name in learned[False])

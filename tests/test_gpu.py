@@ -27,3 +27,20 @@ def test_learning_on_cuda_in_half_precision(tiny_pipeline_dir, clip_path, tmp_pa
     motion = Motion.load(out)
     assert motion.steps == 20 and motion.loss is not None and motion.loss == motion.loss  # finite, not NaN
     assert all(torch.isfinite(t).all() and t.abs().sum() > 0 for t in motion.embeddings.values())  # it learned
+
+
+def test_offloaded_encoders_leave_the_gpu_to_the_unet(tiny_pipeline_dir):
+    from motion_inversion import load_model
+
+    frames = torch.randint(0, 256, (8, 32, 32, 3), dtype=torch.uint8)
+    plain = load_model(tiny_pipeline_dir, device="cuda", dtype=torch.float32)
+    expected = plain.decode_latents(plain.encode_frames(frames))
+    plain_bytes = torch.cuda.memory_allocated()
+    del plain
+    torch.cuda.empty_cache()
+    offloaded = load_model(tiny_pipeline_dir, device="cuda", dtype=torch.float32, offload=True)
+    decoded = offloaded.decode_latents(offloaded.encode_frames(frames))
+    assert torch.equal(decoded, expected)
+    for module in (offloaded.text_encoder, offloaded.vae):
+        assert {p.device.type for p in module.parameters()} == {"cpu"}  # back on the CPU after their calls
+    assert torch.cuda.memory_allocated() < plain_bytes

@@ -60,3 +60,18 @@ def test_unknown_name_and_non_pipeline_folder(tmp_path):
         load_model("zeroscopee")
     with pytest.raises(MotionInversionError, match="is not a diffusers pipeline folder"):
         load_model(tmp_path)
+
+
+def test_offloaded_encoders_give_the_same_results_and_wait_on_the_cpu(tiny_pipeline_dir):
+    plain = load_model(tiny_pipeline_dir, device="cpu")
+    offloaded = load_model(tiny_pipeline_dir, device="cpu", offload=True)
+    assert len(offloaded.offload_hooks) == 2  # the text encoder's and the VAE's
+    frames = torch.randint(0, 256, (8, 32, 32, 3), dtype=torch.uint8)
+    assert torch.equal(offloaded.encode_text(["a red circle"]), plain.encode_text(["a red circle"]))
+    latents = offloaded.encode_frames(frames)
+    assert torch.equal(latents, plain.encode_frames(frames))
+    assert torch.equal(offloaded.decode_latents(latents), plain.decode_latents(latents))
+    for module in (offloaded.text_encoder, offloaded.vae):
+        assert {p.device.type for p in module.parameters()} == {"cpu"}
+    with pytest.raises(MotionInversionError, match="offloaded"):
+        offloaded.to("cpu")
