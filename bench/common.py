@@ -1,23 +1,17 @@
 """Shared by the benchmarks: the models they time and how they read time and peak memory."""
 
-import json
 import resource
 import time
-from pathlib import Path
 
 import torch
 
-CONFIGS = Path(__file__).resolve().parents[2] / "shared" / "model-configs"
+from motion_inversion.random_models import random_unet
 
 
 def zeroscope_unet(dtype: torch.dtype, device: str):
     """The ZeroScope UNet architecture with random weights (real weights cannot be downloaded here)."""
-    from diffusers import UNet3DConditionModel
-
-    config = json.loads((CONFIGS / "zeroscope_v2_576w_unet.json").read_text())
     torch.manual_seed(0)
-    unet = UNet3DConditionModel.from_config({k: v for k, v in config.items() if not k.startswith("_")})
-    return unet.to(device, dtype).requires_grad_(False).eval()
+    return random_unet("zeroscope").to(device, dtype)
 
 
 def peak_memory_mib(device: str) -> float:
@@ -45,12 +39,14 @@ def timed(fn, repeats: int, device: str) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def report(rows: list[tuple], headers: list[str], title: str = "") -> None:
+def report(rows: list[tuple], headers: list[str], title: str = "", gpu_rows: bool = True) -> None:
     """Print the device and a markdown table (floats with 3 decimals); says why GPU rows are missing on a CPU."""
     if torch.cuda.is_available():
         device = torch.cuda.get_device_name()
     else:
-        device = f"CPU, {torch.get_num_threads()} threads (no CUDA device: ZeroScope-architecture rows skipped)"
+        device = f"CPU, {torch.get_num_threads()} threads"
+        if gpu_rows:
+            device += " (no CUDA device: ZeroScope-architecture rows skipped)"
     print(f"device: {device}{title}")
     print("| " + " | ".join(headers) + " |")
     print("|" + "---|" * len(headers))

@@ -16,7 +16,6 @@ and FLOP formulas exist. Not counted: the kernels' temporary workspaces and the 
 """
 
 import argparse
-import json
 from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from motion_inversion import inject_motion
 from motion_inversion.checkpointing import checkpointed_blocks, layers_of
 from motion_inversion.models import unet_forward
+from motion_inversion.random_models import CONFIGS, random_unet
 
 H100_BF16_FLOPS = 989e12
 GIB = 2**30
@@ -51,20 +51,9 @@ def attention_as_flash():
         F.scaled_dot_product_attention = original
 
 
-def read_config(folder: Path, name: str) -> dict:
-    return {k: v for k, v in json.loads((folder / name).read_text()).items() if not k.startswith("_")}
-
-
 def build(folder: Path, which: str):
-    from diffusers import MotionAdapter, UNet2DConditionModel, UNet3DConditionModel, UNetMotionModel
-
     with init_empty_weights(include_buffers=True):  # buffers too (AnimateDiff's positional table)
-        if which == "zeroscope":
-            unet = UNet3DConditionModel.from_config(read_config(folder, "zeroscope_v2_576w_unet.json"))
-        else:
-            sd15 = UNet2DConditionModel.from_config(read_config(folder, "sd15_unet.json"))
-            adapter = MotionAdapter.from_config(read_config(folder, "animatediff_v1_5_2_adapter.json"))
-            unet = UNetMotionModel.from_unet2d(sd15, adapter, load_weights=False)
+        unet = random_unet(which, folder)
     return unet.to(dtype=torch.bfloat16).requires_grad_(False)
 
 
@@ -177,7 +166,7 @@ def report(label: str, unet, frames: int, latent: tuple[int, int], text_dim: int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configs", type=Path, default=Path(__file__).resolve().parents[2] / "shared/model-configs")
+    parser.add_argument("--configs", type=Path, default=CONFIGS)
     args = parser.parse_args()
     rows = [("ZeroScope, 576x320, 24 frames, bf16", "zeroscope", 24, (40, 72), 1024),
             ("AnimateDiff v1-5-2, 512x512, 16 frames, bf16", "animatediff", 16, (64, 64), 768)]  # fmt: skip

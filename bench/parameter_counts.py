@@ -5,30 +5,21 @@ python bench/parameter_counts.py [--configs ../shared/model-configs]
 """
 
 import argparse
-import json
 from pathlib import Path
 
 from accelerate import init_empty_weights
-from diffusers import MotionAdapter, UNet2DConditionModel, UNet3DConditionModel, UNetMotionModel
 
 from motion_inversion import inject_motion
-
-
-def read_config(folder: Path, name: str) -> dict:
-    config = json.loads((folder / name).read_text())
-    return {key: value for key, value in config.items() if not key.startswith("_")}
+from motion_inversion.random_models import CONFIGS, random_unet
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--configs", type=Path, default=Path(__file__).resolve().parents[2] / "shared/model-configs")
+    parser.add_argument("--configs", type=Path, default=CONFIGS)
     folder = parser.parse_args().configs
 
     with init_empty_weights():
-        zeroscope = UNet3DConditionModel.from_config(read_config(folder, "zeroscope_v2_576w_unet.json"))
-        sd15 = UNet2DConditionModel.from_config(read_config(folder, "sd15_unet.json"))
-        adapter = MotionAdapter.from_config(read_config(folder, "animatediff_v1_5_2_adapter.json"))
-        animatediff = UNetMotionModel.from_unet2d(sd15, adapter, load_weights=False)
+        zeroscope, animatediff = random_unet("zeroscope", folder), random_unet("animatediff", folder)
 
     rows = [
         ("ZeroScope", zeroscope, "576x320", 24, (40, 72)),
