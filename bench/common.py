@@ -7,11 +7,17 @@ import torch
 
 from motion_inversion.random_models import random_unet
 
+# The real architectures at their full sizes: label, frames, latent (h, w) and text-embedding width.
+ARCHITECTURES = {
+    "zeroscope": ("ZeroScope arch, 576x320x24", 24, (40, 72), 1024),
+    "animatediff": ("AnimateDiff v1-5-2 arch, 512x512x16", 16, (64, 64), 768),
+}
 
-def zeroscope_unet(dtype: torch.dtype, device: str):
-    """The ZeroScope UNet architecture with random weights (real weights cannot be downloaded here)."""
+
+def real_unet(name: str, dtype: torch.dtype, device: str):
+    """The UNet architecture of `name` with random weights (real weights cannot be downloaded here)."""
     torch.manual_seed(0)
-    return random_unet("zeroscope").to(device, dtype)
+    return random_unet(name).to(device, dtype)
 
 
 def peak_memory_mib(device: str) -> float:
@@ -46,7 +52,7 @@ def report(rows: list[tuple], headers: list[str], title: str = "", gpu_rows: boo
     else:
         device = f"CPU, {torch.get_num_threads()} threads"
         if gpu_rows:
-            device += " (no CUDA device: ZeroScope-architecture rows skipped)"
+            device += " (no CUDA device: the real-architecture rows are skipped)"
     print(f"device: {device}{title}")
     print("| " + " | ".join(headers) + " |")
     print("|" + "---|" * len(headers))

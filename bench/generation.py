@@ -4,8 +4,9 @@
 
 (a) the tiny config and the shipped toy model on CPU through the real `generate()` (with a motion,
     classifier-free guidance, VAE decode);
-(b) the ZeroScope UNet architecture (random weights) at 576x320x24, bf16, on CUDA when available: the guided UNet
-    passes of a 30-step sampling loop, with motion embeddings installed (value mode diff) and without.
+(b) the ZeroScope and AnimateDiff UNet architectures (random weights) at 576x320x24 and 512x512x16, bf16, on CUDA
+    when available: the guided UNet passes of a 30-step sampling loop, with motion embeddings installed (value mode
+    diff) and without.
 """
 
 import argparse
@@ -13,7 +14,7 @@ import tempfile
 import time
 
 import torch
-from common import peak_memory_mib, report, reset_peak, timed, zeroscope_unet
+from common import ARCHITECTURES, peak_memory_mib, real_unet, report, reset_peak, timed
 
 from motion_inversion import inject_motion, load_model
 from motion_inversion.generation import generate
@@ -53,11 +54,12 @@ def toy_rows() -> list[tuple]:
              peak_memory_mib("cpu"))]  # fmt: skip
 
 
-def zeroscope_rows(device: str, steps: int) -> list[tuple]:
+def architecture_rows(name: str, device: str, steps: int) -> list[tuple]:
+    label, frames, latent, text_dim = ARCHITECTURES[name]
     dtype = torch.bfloat16
-    unet = zeroscope_unet(dtype, device)
-    latents = torch.randn(2, 4, 24, 40, 72, device=device, dtype=dtype)  # guided: negative + prompt
-    text = torch.randn(2, 77, 1024, device=device, dtype=dtype)
+    unet = real_unet(name, dtype, device)
+    latents = torch.randn(2, 4, frames, *latent, device=device, dtype=dtype)  # guided: negative + prompt
+    text = torch.randn(2, 77, text_dim, device=device, dtype=dtype)
     timestep = torch.tensor(500, device=device)
 
     def guided_pass():
@@ -67,12 +69,12 @@ def zeroscope_rows(device: str, steps: int) -> list[tuple]:
     rows = []
     reset_peak(device)
     seconds = timed(guided_pass, 3, device)
-    rows.append(("ZeroScope arch, 576x320x24, bf16, no motion", seconds, seconds * steps, peak_memory_mib(device)))
-    injection = inject_motion(unet, 24, (40, 72))
+    rows.append((f"{label}, bf16, no motion", seconds, seconds * steps, peak_memory_mib(device)))
+    injection = inject_motion(unet, frames, latent)
     injection.value_mode = "diff"
     reset_peak(device)
     seconds = timed(guided_pass, 3, device)
-    rows.append(("ZeroScope arch, 576x320x24, bf16, with motion", seconds, seconds * steps, peak_memory_mib(device)))
+    rows.append((f"{label}, bf16, with motion", seconds, seconds * steps, peak_memory_mib(device)))
     injection.remove()
     return rows
 
@@ -83,7 +85,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = tiny_cpu_rows(args.steps) + toy_rows()
     if torch.cuda.is_available():
-        rows += zeroscope_rows("cuda", args.steps)
+        for name in ARCHITECTURES:
+            rows += architecture_rows(name, "cuda", args.steps)
     table = [(label, per_step, per_video, round(memory)) for label, per_step, per_video, memory in rows]
     report(table, ["what", "s/step", "s/video (UNet)", "peak memory MiB"], f"; {args.steps} sampling steps")
 

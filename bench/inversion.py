@@ -4,8 +4,9 @@
 
 (a) the tiny config and the shipped toy model on CPU, through the real `invert()` (clip decoding, VAE, DDIM
     inversion and training);
-(b) the ZeroScope UNet architecture (random weights) at 576x320x24, bf16, on CUDA when available: one training step
-    with and without gradient checkpointing, and the embedding-free forward as a reference.
+(b) the ZeroScope and AnimateDiff UNet architectures (random weights) at 576x320x24 and 512x512x16, bf16, on CUDA
+    when available: one training step without and with gradient checkpointing (per block, per layer), the share of
+    the H100's dense bf16 peak it reaches (FLOPs counted exactly by bench/cost.py), and the embedding-free forward.
 Prints a markdown table; not a pass/fail test.
 """
 
@@ -16,7 +17,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import torch
-from common import peak_memory_mib, report, reset_peak, timed, zeroscope_unet
+from common import ARCHITECTURES, peak_memory_mib, real_unet, report, reset_peak, timed
 
 from motion_inversion import inject_motion, load_model
 from motion_inversion.checkpointing import checkpointed_blocks
@@ -55,11 +56,15 @@ def toy_rows(steps: int) -> list[tuple]:
     return [(label, total / steps, peak_memory_mib("cpu"), f"total {total:.0f} s (incl. decode, VAE, DDIM inversion)")]
 
 
-def zeroscope_rows(device: str, repeats: int) -> list[tuple]:
+def architecture_rows(name: str, device: str, repeats: int) -> list[tuple]:
+    import cost  # the exact FLOPs of the same step, counted on the meta device
+
+    label, frames, latent, text_dim = ARCHITECTURES[name]
     dtype = torch.bfloat16
-    unet = zeroscope_unet(dtype, device)
-    latents = torch.randn(1, 4, 24, 40, 72, device=device, dtype=dtype)
-    text = torch.randn(1, 77, 1024, device=device, dtype=dtype)
+    unet = real_unet(name, dtype, device)
+    counted = cost.build(cost.CONFIGS, name)
+    latents = torch.randn(1, 4, frames, *latent, device=device, dtype=dtype)
+    text = torch.randn(1, 77, text_dim, device=device, dtype=dtype)
     timestep = torch.tensor([500], device=device)
     rows = []
 
@@ -68,10 +73,10 @@ def zeroscope_rows(device: str, repeats: int) -> list[tuple]:
             unet_forward(unet, latents, timestep, text)
 
     reset_peak(device)
-    rows.append(("ZeroScope arch, 576x320x24, bf16: forward, no embeddings", timed(forward_only, repeats, device),
+    rows.append((f"{label}, bf16: forward, no embeddings", timed(forward_only, repeats, device),
                  peak_memory_mib(device), "reference"))  # fmt: skip
 
-    injection = inject_motion(unet, 24, (40, 72))
+    injection = inject_motion(unet, frames, latent)
     optimizer = torch.optim.AdamW(injection.parameters(), lr=0.02)
     for parameter in injection.parameters():
         parameter.requires_grad_(True)
@@ -83,15 +88,18 @@ def zeroscope_rows(device: str, repeats: int) -> list[tuple]:
         loss.backward()
         optimizer.step()
 
-    for checkpointing in (None, "block", "layer"):  # bench/cost.py predicts 29.3, 14.4 and 6.4 GiB
+    for checkpointing in (None, "block", "layer"):  # bench/cost.py predicts the peak memory of each
         trained = [layer.name for layer in injection.layers]
         context = checkpointed_blocks(unet, trained, checkpointing) if checkpointing else nullcontext()
         with context:
             reset_peak(device)
             seconds = timed(train_step, repeats, device)
-        label = "ZeroScope arch, 576x320x24, bf16: inversion step" + (f" + checkpointing per {checkpointing}"
-                                                                       if checkpointing else "")  # fmt: skip
-        rows.append((label, seconds, peak_memory_mib(device), f"400 steps: {400 * seconds / 60:.1f} min"))
+        flops = cost.step_cost(counted, frames, latent, text_dim, checkpointing)["total"]
+        share = flops / seconds / cost.H100_BF16_FLOPS
+        what = f"{label}, bf16: inversion step" + (f" + checkpointing per {checkpointing}" if checkpointing else "")
+        note = f"400 steps: {400 * seconds:.0f} s; {flops / 1e12:.1f} TFLOP, {share:.0%} of 989 TFLOP/s"
+        rows.append((what, seconds, peak_memory_mib(device), note))
+    injection.remove()
     return rows
 
 
@@ -103,7 +111,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = tiny_cpu_rows(args.tiny_steps) + toy_rows(args.toy_steps)
     if torch.cuda.is_available():
-        rows += zeroscope_rows("cuda", args.repeats)
+        for name in ARCHITECTURES:
+            rows += architecture_rows(name, "cuda", args.repeats)
     table = [(label, seconds, 1 / seconds, round(memory), note) for label, seconds, memory, note in rows]
     report(table, ["what", "s/step", "steps/s", "peak memory MiB", "note"])
 
