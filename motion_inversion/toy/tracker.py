@@ -64,11 +64,24 @@ def track(frames: np.ndarray, colour: str | None = None) -> Track:
     return Track(colour, ~np.isnan(trajectory[:, 0]), trajectory)
 
 
+def grow(masks: np.ndarray, pixels: int = 1) -> np.ndarray:
+    """(frames, h, w) masks grown by `pixels` in every direction (8-neighbourhood): an object's anti-aliased edge
+    pixels are too faint to pass the colour mask, yet differ from the background (with bright objects on a dark
+    background they pinned a pan's estimated shift to 0)."""
+    grown = masks.copy()
+    for _ in range(pixels):
+        padded = np.pad(grown, ((0, 0), (1, 1), (1, 1)))
+        h, w = masks.shape[1:]
+        grown = np.any([padded[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)],
+                       axis=0)  # fmt: skip
+    return grown
+
+
 def camera_shifts(frames: np.ndarray, max_shift: float = 4.0) -> np.ndarray:
     """(frames - 1, 2) how far the background moved (dx, dy in pixels) from each frame to the next: the shift that
     best maps one frame's grey background onto the next (coarse grid, then a 0.125-pixel refinement)."""
     grey = frames.astype(np.float64).mean(axis=-1)
-    objects = np.any(np.stack(list(colour_masks(frames).values())), axis=0)
+    objects = grow(np.any(np.stack(list(colour_masks(frames).values())), axis=0))
     margin = int(np.ceil(max_shift)) + 1
     height, width = grey.shape[1:]
     ys, xs = np.mgrid[margin : height - margin, margin : width - margin].astype(np.float64)

@@ -98,9 +98,10 @@ def to_pixels(frames: torch.Tensor) -> torch.Tensor:
     return frames.permute(0, 3, 1, 2).float() / 127.5 - 1.0  # (n, 3, h, w) in [-1, 1]
 
 
-def train_vae(frames: torch.Tensor, steps: int, log, device="cpu") -> "torch.nn.Module":
-    vae = build_vae().to(device)
-    optimizer = torch.optim.AdamW(vae.parameters(), lr=1e-3)
+def train_vae(frames: torch.Tensor, steps: int, log, device="cpu", vae=None, lr=1e-3) -> "torch.nn.Module":
+    """Train a new autoencoder, or go on training `vae` (a refit to a changed toy world)."""
+    vae = (vae or build_vae()).to(device).train().requires_grad_(True)
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=lr)
     images = frames.flatten(0, 1)  # (clips*frames, h, w, 3)
     generator = torch.Generator().manual_seed(1)
     for step in range(steps):
@@ -113,7 +114,7 @@ def train_vae(frames: torch.Tensor, steps: int, log, device="cpu") -> "torch.nn.
         loss.backward()
         optimizer.step()
         for group in optimizer.param_groups:
-            group["lr"] = 1e-3 * 0.5 * (1 + math.cos(math.pi * (step + 1) / steps))
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * (step + 1) / steps))
         if step % 100 == 0 or step == steps - 1:
             log(f"vae step {step}/{steps} loss {loss.item():.5f}")
     return vae.eval().requires_grad_(False)
@@ -234,6 +235,9 @@ def main(argv=None) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint, else from --out's weights")
     parser.add_argument("--clips", type=int, default=12000, help="training clips rendered (and encoded) once")
     parser.add_argument("--vae-steps", type=int, default=1500)
+    parser.add_argument("--refit-vae", type=int, default=0, metavar="STEPS", help="with --resume from --out's "
+                        "weights: first train its VAE this many more steps on the current toy world (after a change "
+                        "to clips.py), then go on with the UNet")  # fmt: skip
     parser.add_argument("--unet-steps", type=int, default=20000, help="length of the learning-rate schedule")
     parser.add_argument("--minutes", type=float, default=80.0, help="time budget of this run's UNet stage")
     parser.add_argument("--stop-at", type=int, default=0, help="stop when the UNet stage reaches this step (0: never)")
@@ -280,6 +284,10 @@ def main(argv=None) -> None:
             from diffusers import AutoencoderKL
 
             vae = AutoencoderKL.from_pretrained(out / "vae").float().eval().requires_grad_(False).to(args.device)
+            if args.refit_vae:
+                vae = train_vae(frames, args.refit_vae, log, args.device, vae=vae, lr=3e-4)
+                vae.register_to_config(scaling_factor=1.0 / encode_pool(vae, frames[:500]).std().item())
+                save_component(vae, out / "vae")
             latents = encode_pool(vae, frames) * vae.config.scaling_factor
             log(f"starting the UNet stage from the weights in {out}")
         else:
