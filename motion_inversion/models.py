@@ -129,8 +129,7 @@ class VideoModel:
         call (accelerate's offload hooks; diffusers' `enable_model_cpu_offload` does the same for its pipelines), so
         that the UNet, the embeddings and their activations have the GPU to themselves during the inversion and
         sampling loops: ZeroScope's text encoder and VAE are 0.42 B parameters, 0.79 GiB in bf16 (AnimateDiff's: 0.39
-        GiB). The outputs are
-        the same as without offloading; each call costs one copy of the module to the GPU."""
+        GiB). The outputs are the same as without offloading; each call costs one copy of the module to the GPU."""
         from accelerate import cpu_offload_with_hook
 
         if not self.offload_hooks:

@@ -58,7 +58,8 @@ def random_weight_model(name: str, height: int = 64, width: int = 64, num_frames
         latent_channels=4, block_out_channels=(16, 32, 32, 32), layers_per_block=1, norm_num_groups=8,
         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
     )  # fmt: skip  # four levels: 8x downsampling, as in the real VAE
-    tokenizer = tiny_tokenizer(tempfile.mkdtemp(prefix="tokenizer-"))
+    with tempfile.TemporaryDirectory(prefix="tokenizer-") as folder:  # the tokenizer reads its files at once
+        tokenizer = tiny_tokenizer(folder)
     text_encoder = CLIPTextModel(CLIPTextConfig(
         vocab_size=len(tokenizer), hidden_size=unet.config.cross_attention_dim, intermediate_size=64,
         num_hidden_layers=1, num_attention_heads=4, max_position_embeddings=16, bos_token_id=0, eos_token_id=1,
