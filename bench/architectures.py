@@ -55,18 +55,19 @@ def run(name: str, size: int, frames: int, steps: int, inversion_steps: int) -> 
     parameters = sum(p.numel() for p in model.unet.parameters()) / 1e9
     row("build (random weights)", started, f"UNet {parameters:.2f} B parameters, fp32")
     clip = moving_square(frames, size)
-    folder = Path(tempfile.mkdtemp())
     for checkpointing in (False, True):
         started = time.perf_counter()
         motion = invert(model, clip, prompt="a white square", steps=steps, inversion_steps=inversion_steps,
                         gradient_checkpointing=checkpointing)  # fmt: skip
         row(f"invert, {steps} steps" + (" + checkpointing" if checkpointing else ""), started,
             f"after {inversion_steps} DDIM inversion steps; loss {motion.loss:.4f}")  # fmt: skip
-    path = motion.save(folder / f"{name}.safetensors")
-    started = time.perf_counter()
-    reloaded = Motion.load(path)
-    same = all(torch.equal(reloaded.embeddings[k], t.to(STORAGE_DTYPE).float()) for k, t in motion.embeddings.items())
-    row("save + load", started, f"{path.stat().st_size / 2**20:.1f} MiB, reloads as stored (float16): {same}")
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        path = motion.save(Path(folder) / f"{name}.safetensors")
+        reloaded = Motion.load(path)
+        stored = {k: t.to(STORAGE_DTYPE).float() for k, t in motion.embeddings.items()}
+        same = all(torch.equal(reloaded.embeddings[k], t) for k, t in stored.items())
+        row("save + load", started, f"{path.stat().st_size / 2**20:.1f} MiB, reloads as stored (float16): {same}")
     for motion_type in ("camera", "object", "hybrid"):
         started = time.perf_counter()
         video = generate(model, reloaded, "a red circle", motion_type=motion_type, steps=steps)

@@ -199,7 +199,8 @@ def _invert_many(args: argparse.Namespace) -> None:
                     model = load_model(args.model, device=args.device or state.device, offload=args.offload)
                 motion = _learn(args, model, clip)
                 # the name as given: a Path's stem would cut "take.01" to "take"
-                out = _save(motion, clip, spec, free_path(folder, name), library, name=name)
+                out = free_path(folder, name) if library is None else folder / name  # the library numbers its own
+                out = _save(motion, clip, spec, out, library, name=name)
                 result.update(out=str(out), steps=motion.steps, loss=motion.loss)
             except MotionInversionError as error:
                 result.update(error=str(error))

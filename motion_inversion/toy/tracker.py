@@ -68,10 +68,9 @@ def grow(masks: np.ndarray, pixels: int = 1) -> np.ndarray:
     """(frames, h, w) masks grown by `pixels` in every direction (8-neighbourhood): an object's anti-aliased edge
     pixels are too faint to pass the colour mask, yet differ from the background (with bright objects on a dark
     background they pinned a pan's estimated shift to 0)."""
-    grown = masks.copy()
+    grown, (h, w) = masks.copy(), masks.shape[1:]
     for _ in range(pixels):
         padded = np.pad(grown, ((0, 0), (1, 1), (1, 1)))
-        h, w = masks.shape[1:]
         grown = np.any([padded[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)],
                        axis=0)  # fmt: skip
     return grown

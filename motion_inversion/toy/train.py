@@ -100,7 +100,7 @@ def to_pixels(frames: torch.Tensor) -> torch.Tensor:
 
 def train_vae(frames: torch.Tensor, steps: int, log, device="cpu", vae=None, lr=1e-3) -> "torch.nn.Module":
     """Train a new autoencoder, or go on training `vae` (a refit to a changed toy world)."""
-    vae = (vae or build_vae()).to(device).train().requires_grad_(True)
+    vae = (build_vae() if vae is None else vae).to(device).train().requires_grad_(True)
     optimizer = torch.optim.AdamW(vae.parameters(), lr=lr)
     images = frames.flatten(0, 1)  # (clips*frames, h, w, 3)
     generator = torch.Generator().manual_seed(1)
@@ -118,6 +118,13 @@ def train_vae(frames: torch.Tensor, steps: int, log, device="cpu", vae=None, lr=
         if step % 100 == 0 or step == steps - 1:
             log(f"vae step {step}/{steps} loss {loss.item():.5f}")
     return vae.eval().requires_grad_(False)
+
+
+def scaled_latents(vae, frames: torch.Tensor) -> torch.Tensor:
+    """The pool's latents scaled to unit variance; the scale goes into the VAE's config, as diffusers expects."""
+    latents = encode_pool(vae, frames)
+    vae.register_to_config(scaling_factor=1.0 / latents.std().item())
+    return latents * vae.config.scaling_factor
 
 
 @torch.no_grad()
@@ -286,15 +293,14 @@ def main(argv=None) -> None:
             vae = AutoencoderKL.from_pretrained(out / "vae").float().eval().requires_grad_(False).to(args.device)
             if args.refit_vae:
                 vae = train_vae(frames, args.refit_vae, log, args.device, vae=vae, lr=3e-4)
-                vae.register_to_config(scaling_factor=1.0 / encode_pool(vae, frames[:500]).std().item())
+                latents = scaled_latents(vae, frames)
                 save_component(vae, out / "vae")
-            latents = encode_pool(vae, frames) * vae.config.scaling_factor
+            else:
+                latents = encode_pool(vae, frames) * vae.config.scaling_factor
             log(f"starting the UNet stage from the weights in {out}")
         else:
             vae = train_vae(frames, args.vae_steps, log, args.device)
-            latents = encode_pool(vae, frames)
-            vae.register_to_config(scaling_factor=1.0 / latents.std().item())
-            latents = latents * vae.config.scaling_factor
+            latents = scaled_latents(vae, frames)
             save_component(vae, out / "vae")
         save_checkpoint({"latents": latents}, latents_file)
         log(f"encoded latents {tuple(latents.shape)}")
