@@ -642,7 +642,7 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                     [NO_MOTION, *initial_names], value=NO_MOTION, label="Motion", allow_custom_value=True,
                     elem_id="generate-choice",
                 )  # fmt: skip
-                prompt = gr.Textbox(label="Prompt", placeholder="e.g. a blue square", elem_id="generate-prompt")
+                prompt = gr.Textbox(label="Prompt", placeholder="e.g. a pink square", elem_id="generate-prompt")
                 negative_prompt = gr.Textbox(label="Negative prompt")
                 motion_type = gr.Radio(
                     list(MOTION_TYPE_HELP), value="object", label="Motion type",

@@ -48,7 +48,7 @@ def tiny_cpu_rows(steps: int) -> list[tuple]:
 def toy_rows(steps: int) -> list[tuple]:
     """The shipped toy model, as the app runs it by default: a sample clip, `steps` training steps, end to end."""
     model = load_model("toy", device="cpu")
-    clip = Path(__file__).resolve().parent.parent / "assets" / "samples" / "blue-square-right.mp4"
+    clip = Path(__file__).resolve().parent.parent / "assets" / "samples" / "pink-square-right.mp4"
     start = time.perf_counter()
     invert(model, clip, steps=steps)
     total = time.perf_counter() - start

@@ -41,7 +41,7 @@ def main() -> None:
         for seed in range(args.seeds):
 
             def video(m: Motion, s: int = seed, kind: str = motion_type) -> np.ndarray:
-                return generate(model, m, "a green triangle", motion_type=kind, seed=s).numpy().astype(float)
+                return generate(model, m, "a pink triangle", motion_type=kind, seed=s).numpy().astype(float)
 
             full = video(motion)
             differences["another seed"].append(np.abs(full - video(motion, seed + 1000)).mean())

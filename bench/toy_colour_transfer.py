@@ -90,7 +90,7 @@ def main() -> None:
             scores = {"with": [], "without": []}
             for seed in range(args.seeds):
                 for key, used in (("with", motion), ("without", None)):
-                    frames = generate(model, used, f"a {colour} {shape}", seed=100 * index + seed).numpy()
+                    frames = generate(model, used, clips.caption(colour, shape), seed=100 * index + seed).numpy()
                     scores[key].append(tracker.motion_fidelity(reference.trajectory,
                                                                tracker.track(frames, colour).trajectory))  # fmt: skip
             cells[colour] = (np.mean(scores["with"]), np.mean(scores["without"]))

@@ -118,7 +118,7 @@ class Visitors:
     def arrive(self, session: str, browser_id: str) -> str:
         """Remember the page's browser id; returns the id to keep (a fresh one for a new or unreadable id)."""
         if not OWNER_KEY.match(f"anon-{browser_id}"):
-            browser_id = secrets.token_urlsafe(16)
+            browser_id = secrets.token_hex(16)  # not token_urlsafe: ids must start with a letter or digit
         with self._lock:
             self._owners[session] = owner_key("anon", browser_id)
         return browser_id

@@ -10,7 +10,7 @@ from motion_inversion.video import probe_clip, read_whole_clip, write_mp4
 
 
 def test_compare_writes_an_mp4_three_panels_wide_and_a_gif(tmp_path):
-    reference = write_mp4(render("line-up-right", "square", "blue", size=64, num_frames=16), tmp_path / "ref.mp4")
+    reference = write_mp4(render("line-up-right", "square", "pink", size=64, num_frames=16), tmp_path / "ref.mp4")
     with_motion = write_mp4(render("line-up-right"), tmp_path / "with.mp4", fps=8)
     without = write_mp4(render("line-left"), tmp_path / "without.mp4", fps=8)
     code, out, err = run_cli("compare", reference, with_motion, without, "--out", tmp_path / "share" / "cmp.mp4")

@@ -119,6 +119,8 @@ def test_owner_keys_are_never_paths():
     assert kept != "../../etc" and visitors.owner("page-1") == f"anon-{kept}"
     assert visitors.arrive("page-2", kept) == kept and visitors.owner("page-2") == visitors.owner("page-1")
     assert visitors.owner("page-3") == "session-page-3" and visitors.owner("page-3", "bob") == "hf-bob"
+    fresh = {visitors.arrive(f"new-{n}", "") for n in range(500)}  # every fresh id is a valid key (a 1-in-32 bug)
+    assert len(fresh) == 500
 
 
 def test_idle_anonymous_libraries_are_cleaned_and_signed_in_ones_kept(tmp_path):

@@ -1,5 +1,5 @@
 """The shipped toy model (assets/toy-model): it loads offline like any pipeline, draws what the prompt asks for, and
-a motion learned from a sample clip moves a new object the way the reference moved."""
+a motion learned from a sample clip moves a new object (another shape, another colour) the way the reference moved."""
 
 from pathlib import Path
 
@@ -30,21 +30,23 @@ def test_the_toy_model_is_a_small_diffusers_pipeline_folder(toy):
 
 @pytest.mark.parametrize("colour", list(clips.COLOURS))
 def test_the_toy_model_draws_an_object_of_the_prompted_colour(toy, colour):
-    frames = generate(toy, None, f"a {colour} circle", seed=0).numpy()
+    frames = generate(toy, None, clips.caption(colour, "circle"), seed=0).numpy()
     assert frames.shape == (clips.NUM_FRAMES, clips.SIZE, clips.SIZE, 3)
     assert tracker.dominant_colour(frames) == colour
     assert tracker.track(frames, colour).found_fraction >= 0.75
 
 
-# Measured (these 2 sample clips, 200 steps, app defaults, seeds 0 and 1): reproduction with the reference's caption
-# 0.98, 0.97, 0.99, 0.98 (mean 0.98) against 0.02, -0.02, -0.08, 0.21 without the motion. Transfer to other shapes
-# and colours is NOT asserted: the full evaluation (docs/toy-evaluation.md) gives object motion 0.20 against 0.03
-# without the motion, and these 4 cases average 0.06 against 0.07 -- the toy model's open problem (issue 9),
-# reported, not hidden behind a loose threshold.
-MIN_FIDELITY, MIN_GAIN = 0.9, 0.6  # margins below the measured 0.98 and +0.95 for numerics
+# Measured on the warm-colour model of session 8 (these 2 sample clips, 200 steps, app defaults, seeds 0 and 1):
+# reproduction with the reference's caption 0.96, 0.82, 0.98, 0.81 (mean 0.89) against -0.29, 0.55, 0.04, 0.09
+# (mean 0.10) without the motion; transfer to the 4 new subjects below, 2 seeds each: 0.93, 0.36, 0.98, 0.98, 0.99,
+# 0.08, 0.99, 0.99 (mean 0.79) against -0.02 without. The margins leave room for one case in 8 to flip on another
+# CPU's rounding. Appearance: on seed 0 every subject keeps the prompt's colour (asserted below); on seed 1 the orange
+# circle drifted to yellow, the open appearance problem of docs/toy-transfer-diagnosis.md section 5.
+MIN_FIDELITY, MIN_GAIN = 0.8, 0.6
+MIN_TRANSFER, MIN_TRANSFER_GAIN = 0.6, 0.5
 TRANSFER_CASES = {  # sample clip -> new subjects generated with its motion (other shape, other colour)
-    "blue-square-right": (("a green circle", "green"), ("a yellow triangle", "yellow")),
-    "red-circle-orbit": (("a blue square", "blue"), ("a yellow triangle", "yellow")),
+    "pink-square-right": (("an orange circle", "orange"), ("a yellow triangle", "yellow")),
+    "red-circle-orbit": (("a pink square", "pink"), ("a yellow triangle", "yellow")),
 }
 
 
@@ -66,6 +68,21 @@ def test_a_learned_motion_reproduces_the_reference_motion(toy, learned):
             with_motion.append(tracker.motion_fidelity(reference, tracker.track(moved, spec.colour).trajectory))
             without.append(tracker.motion_fidelity(reference, tracker.track(plain, spec.colour).trajectory))
     assert np.mean(with_motion) >= MIN_FIDELITY and np.mean(with_motion) - np.mean(without) >= MIN_GAIN, (
+        with_motion, without
+    )  # fmt: skip
+
+
+def test_a_learned_motion_moves_a_new_subject_the_way_the_reference_moved(toy, learned):
+    with_motion, without = [], []
+    for name, prompts in TRANSFER_CASES.items():
+        reference = clips.render(clips.SAMPLES[name]).trajectory
+        for prompt, colour in prompts:
+            for seed in (0, 1):
+                moved = generate(toy, learned[name], prompt, motion_type="object", seed=seed).numpy()
+                plain = generate(toy, None, prompt, seed=seed).numpy()
+                with_motion.append(tracker.motion_fidelity(reference, tracker.track(moved, colour).trajectory))
+                without.append(tracker.motion_fidelity(reference, tracker.track(plain, colour).trajectory))
+    assert np.mean(with_motion) >= MIN_TRANSFER and np.mean(with_motion) - np.mean(without) >= MIN_TRANSFER_GAIN, (
         with_motion, without
     )  # fmt: skip
 

@@ -63,3 +63,24 @@ def test_resume_starts_from_the_exported_model_when_there_is_no_checkpoint(tmp_p
 def test_resume_without_anything_to_resume_says_so(tmp_path):
     with pytest.raises(SystemExit, match="no checkpoint"):
         run(tmp_path, "--resume")
+
+
+def test_resuming_after_the_worlds_words_changed_keeps_the_words_both_worlds_share(tmp_path):
+    from motion_inversion.tiny import tiny_tokenizer
+
+    before = tiny_tokenizer(tmp_path / "before", ("a", "red", "green", "circle"), train.MAX_TOKENS).get_vocab()
+    after_tokenizer = tiny_tokenizer(tmp_path / "after", ("a", "red", "pink", "circle"), train.MAX_TOKENS)
+    after = after_tokenizer.get_vocab()
+    assert len(after) != len(before) and after["red</w>"] != before["red</w>"]  # rows move, the table grows
+    text_encoder = train.build_text_encoder(len(before))
+    old_rows = text_encoder.get_input_embeddings().weight.detach().clone()
+
+    train.carry_token_embeddings(text_encoder, before, after)
+
+    rows = text_encoder.get_input_embeddings().weight
+    assert rows.shape[0] == len(after)
+    for word in ("red</w>", "circle</w>", "a</w>"):
+        assert torch.equal(rows[after[word]], old_rows[before[word]]), word
+    assert torch.allclose(rows[after["pink</w>"]], old_rows.mean(dim=0))
+    tokens = after_tokenizer(["a pink circle"], return_tensors="pt").input_ids
+    assert text_encoder(tokens)[0].shape[:2] == tokens.shape  # every new id has a row

@@ -14,6 +14,7 @@ def test_a_spec_renders_the_same_clip_every_time():
     first, second = clips.render(spec), clips.render(spec)
     assert first.frames.shape == (clips.NUM_FRAMES, clips.SIZE, clips.SIZE, 3) and first.frames.dtype == np.uint8
     assert np.array_equal(first.frames, second.frames) and first.caption == "a yellow triangle"
+    assert clips.ClipSpec("square", "orange", "grow", 5).caption == "an orange square"
     assert not np.array_equal(
         first.frames, clips.render(clips.ClipSpec("triangle", "yellow", "orbit-clockwise", 6)).frames
     )
@@ -21,7 +22,7 @@ def test_a_spec_renders_the_same_clip_every_time():
 
 @pytest.mark.parametrize("kind", [k for k in clips.KINDS if not k.startswith("pan-")])
 def test_the_tracker_recovers_the_ground_truth_trajectory(kind):
-    for shape, colour in [("circle", "red"), ("square", "blue"), ("triangle", "green")]:
+    for shape, colour in [("circle", "red"), ("square", "pink"), ("triangle", "orange")]:
         clip = clips.render(clips.ClipSpec(shape, colour, kind, 3))
         found = tracker.track(clip.frames)
         assert found.colour == colour and found.found.all()

@@ -98,7 +98,7 @@ def other_prompts(spec: clips.ClipSpec, count: int, rng: np.random.Generator) ->
     colours = [c for c in clips.COLOURS if c != spec.colour]
     pairs = [(s, c) for s in shapes for c in colours]
     chosen = rng.choice(len(pairs), size=count, replace=False)
-    return [(f"a {pairs[i][1]} {pairs[i][0]}", pairs[i][1]) for i in chosen]
+    return [(clips.caption(pairs[i][1], pairs[i][0]), pairs[i][1]) for i in chosen]
 
 
 def measure(case: Case, variant: str, frames: np.ndarray) -> None:
@@ -120,7 +120,7 @@ def colour_accuracy(model: VideoModel, seeds: int = 2) -> tuple[float, float]:
     for shape in clips.SHAPES:
         for colour in clips.COLOURS:
             for seed in range(seeds):
-                frames = generate(model, None, f"a {colour} {shape}", seed=seed).numpy()
+                frames = generate(model, None, clips.caption(colour, shape), seed=seed).numpy()
                 hits.append(tracker.dominant_colour(frames) == colour)
                 found.append(tracker.track(frames, colour).found_fraction)
     return float(np.mean(hits)), float(np.mean(found))
@@ -291,16 +291,17 @@ def report(cases: list[Case], accuracy, motions: str | None, settings: str, seco
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="toy")
-    parser.add_argument("--per-group", type=int, default=5, help="references per group of kinds of motion")
+    parser.add_argument("--per-group", type=int, help="references per group of kinds of motion (5; --quick: 1)")
     parser.add_argument("--transfers", type=int, default=2, help="other shapes/colours generated per reference")
     parser.add_argument("--steps", type=int, default=200, help="inversion steps per reference clip (app: 200)")
-    parser.add_argument("--quick", action="store_true", help="1 reference per group, baseline and app default only")
+    parser.add_argument("--quick", action="store_true", help="baseline and app default only, no reproduction cases "
+                        "or repertoire, 1 reference per group unless --per-group says otherwise")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("docs/toy-evaluation.md"))
     args = parser.parse_args(argv)
     variants, reproduce = VARIANTS, True
     if args.quick:
-        args.per_group, reproduce = 1, False
-        variants = {name: VARIANTS[name] for name in QUICK_VARIANTS}
+        reproduce, variants = False, {name: VARIANTS[name] for name in QUICK_VARIANTS}
+    args.per_group = args.per_group or (1 if args.quick else 5)
     started = time.time()
     model = load_model(args.model)
     accuracy = colour_accuracy(model)
@@ -314,7 +315,7 @@ def main(argv=None) -> None:
     print(table(summarise(cases)))
     plot_path = args.out.with_suffix(".png")
     plot([c for c in cases if c.is_transfer], plot_path)
-    settings = "--quick" if args.quick else f"--per-group {args.per_group} --transfers {args.transfers}"
+    settings = ("--quick " if args.quick else "") + f"--per-group {args.per_group} --transfers {args.transfers}"
     settings += f" --model {args.model} --steps {args.steps}"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report(cases, accuracy, motions, settings, time.time() - started, plot_path.name))

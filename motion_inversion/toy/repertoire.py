@@ -69,7 +69,7 @@ def plain_model_motions(model: VideoModel, seeds: int = 4) -> list[MotionSummary
     for shape in clips.SHAPES:
         for colour in clips.COLOURS:
             for seed in range(seeds):
-                frames = generate(model, None, f"a {colour} {shape}", seed=seed).numpy()
+                frames = generate(model, None, clips.caption(colour, shape), seed=seed).numpy()
                 found.append(summarise_motion(frames, colour, patterns))
     return found
 

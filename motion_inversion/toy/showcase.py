@@ -20,11 +20,11 @@ from ..models import VideoModel, load_model
 from . import clips, tracker
 
 SAMPLES = Path(__file__).resolve().parents[2] / "assets" / "samples"
-SHOWCASE = {  # sample clip -> the new subject generated with its motion
-    "red-circle-orbit": "a green triangle",
-    "blue-square-right": "a yellow circle",
-    "yellow-triangle-zigzag": "a blue square",
-    "red-square-pan-left": "a green circle",
+SHOWCASE = {  # sample clip -> the new subject generated with its motion: (colour, shape)
+    "red-circle-orbit": ("pink", "triangle"),
+    "pink-square-right": ("yellow", "circle"),
+    "yellow-triangle-zigzag": ("orange", "square"),
+    "red-square-pan-left": ("orange", "circle"),
 }
 SCALE = 4
 LABEL_WIDTH = 260
@@ -41,17 +41,16 @@ def fidelity(spec: clips.ClipSpec, frames: np.ndarray, colour: str) -> float:
 def showcase_rows(model: VideoModel, seed: int = 0) -> list[tuple[str, np.ndarray]]:
     """(label, frames) rows: per sample, the reference, the app's result and the plain model's."""
     rows = []
-    for name, prompt in SHOWCASE.items():
-        spec = clips.SAMPLES[name]
+    for name, (colour, shape) in SHOWCASE.items():
+        spec, prompt = clips.SAMPLES[name], clips.caption(colour, shape)
         motion = invert(model, SAMPLES / f"{name}.mp4", prompt=spec.caption)
         motion_type = "camera" if spec.kind.startswith("pan-") else "object"
         moved = generate(model, motion, prompt, motion_type=motion_type, seed=seed).numpy()
         plain = generate(model, None, prompt, seed=seed).numpy()
-        colour = prompt.split()[1]
         rows += [
             (f"{name} (reference)", clips.render(spec).frames),
-            (f"'{prompt[2:]}', {motion_type}: {fidelity(spec, moved, colour):+.2f}", moved),
-            (f"'{prompt[2:]}', no motion: {fidelity(spec, plain, colour):+.2f}", plain),
+            (f"'{prompt}', {motion_type}: {fidelity(spec, moved, colour):+.2f}", moved),
+            (f"'{prompt}', no motion: {fidelity(spec, plain, colour):+.2f}", plain),
         ]
     return rows
 

@@ -1,6 +1,6 @@
 """Measure toy clips: which colour the object has, where it is and how big per frame, and how the camera pans.
 
-The toy world's objects are saturated red, green, blue or yellow on a grey background, so a colour mask finds them:
+The toy world's objects are saturated red, orange, pink or yellow on a grey background, so a colour mask finds them:
 pixels with high saturation, classified by hue. The camera pan is the shift of the grey background between frames,
 found by phase correlation with the object masked out.
 """
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-HUES = {"red": (-25, 20), "yellow": (35, 75), "green": (85, 165), "blue": (190, 265)}  # degrees
+HUES = {"pink": (-50, -15), "red": (-15, 14), "orange": (14, 41), "yellow": (41, 75)}  # degrees; boundaries halfway
 MIN_SATURATION = 0.4
 MIN_VALUE = 0.3
 MIN_PIXELS = 3  # fewer coloured pixels than this in a frame: the object is not found there

@@ -42,7 +42,7 @@ from ..models import REGISTRY
 from ..tiny import tiny_scheduler, tiny_tokenizer
 from . import clips
 
-WORDS = ("a", *clips.COLOURS, *clips.SHAPES)
+WORDS = ("a", "an", *clips.COLOURS, *clips.SHAPES)
 MAX_TOKENS = 16
 TRAIN_SEED = 0  # training clips come from this seed; evaluation uses other seeds (see evaluate.py)
 SPEC = REGISTRY["toy"]
@@ -85,6 +85,17 @@ def build_text_encoder(vocab_size: int):
         max_position_embeddings=MAX_TOKENS, bos_token_id=0, eos_token_id=1, pad_token_id=1,
     )  # fmt: skip
     return CLIPTextModel(config)
+
+
+def carry_token_embeddings(text_encoder, old_vocab: dict[str, int], new_vocab: dict[str, int]) -> None:
+    """Re-index the text encoder's token embeddings for a new vocabulary (the toy world's words changed): a token
+    both vocabularies share keeps its learned row, a new word starts from the mean of the old rows."""
+    old_rows = text_encoder.get_input_embeddings().weight.detach().clone()
+    text_encoder.resize_token_embeddings(len(new_vocab), mean_resizing=False)
+    rows = text_encoder.get_input_embeddings().weight
+    with torch.no_grad():
+        for token, index in new_vocab.items():
+            rows[index] = old_rows[old_vocab[token]] if token in old_vocab else old_rows.mean(dim=0)
 
 
 def clip_pool(count: int, seed: int) -> tuple[torch.Tensor, list[str]]:
@@ -304,6 +315,8 @@ def main(argv=None) -> None:
             save_component(vae, out / "vae")
         save_checkpoint({"latents": latents}, latents_file)
         log(f"encoded latents {tuple(latents.shape)}")
+    old_vocab_file = out / "tokenizer" / "vocab.json"
+    old_vocab = json.loads(old_vocab_file.read_text()) if from_shipped and old_vocab_file.is_file() else None
     tokenizer = tiny_tokenizer(out / "tokenizer", WORDS, MAX_TOKENS)
     tokenizer.save_pretrained(out / "tokenizer")
     tiny_scheduler().save_pretrained(out / "scheduler")
@@ -316,6 +329,8 @@ def main(argv=None) -> None:
 
         unet = UNet3DConditionModel.from_pretrained(out / "unet").float()
         text_encoder = CLIPTextModel.from_pretrained(out / "text_encoder").float()
+        if old_vocab is not None:
+            carry_token_embeddings(text_encoder, old_vocab, tokenizer.get_vocab())
     else:
         unet, text_encoder = build_unet(), build_text_encoder(len(tokenizer))
     tokens = tokenizer(captions + [""], padding="max_length", max_length=MAX_TOKENS, return_tensors="pt")
