@@ -317,8 +317,9 @@ def main(argv=None) -> None:
         log(f"encoded latents {tuple(latents.shape)}")
     old_vocab_file = out / "tokenizer" / "vocab.json"
     old_vocab = json.loads(old_vocab_file.read_text()) if from_shipped and old_vocab_file.is_file() else None
-    tokenizer = tiny_tokenizer(out / "tokenizer", WORDS, MAX_TOKENS)
-    tokenizer.save_pretrained(out / "tokenizer")
+    # built beside the checkpoint and exported with the weights (save), so --out's tokenizer always matches its text
+    # encoder, even when a run stops before its first save
+    tokenizer = tiny_tokenizer(checkpoint / "tokenizer", WORDS, MAX_TOKENS)
     tiny_scheduler().save_pretrained(out / "scheduler")
     write_json(out / "motion_inversion.json", DEFAULTS)
 
@@ -355,6 +356,7 @@ def main(argv=None) -> None:
         save_checkpoint({**stage.state_dict(), "history": json.dumps(history + [this_run])}, state_file)
         save_component(stage.ema[0], out / "unet")
         save_component(stage.ema[1], out / "text_encoder")
+        tokenizer.save_pretrained(out / "tokenizer")
         losses = stage.losses
         write_json(out / "training.json", {
             "runs": history + [this_run], "unet_steps": stage.step, "batch": args.batch, "train_seed": TRAIN_SEED,
