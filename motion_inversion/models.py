@@ -66,7 +66,7 @@ REGISTRY: dict[str, ModelSpec] = {
             # with value diff + prior 0.5; object motion 0.20 (diff + 0.3) against 0.19 (diff + 0.5), the same
             # within noise. So: prior 0.5 and diff for every motion type (the paper's object mode).
             # Kept unswept on the warm-colour world of session 8 (docs/toy-transfer-diagnosis.md section 5), where it
-            # gives object motion 0.83 (no motion 0.00) and pans 0.95 on `evaluate --quick`.
+            # gives object motion 0.84 (no motion 0.07) and pans 0.83 on `evaluate --quick --per-group 3`.
             lr=0.1, noise_prior=0.5, value_modes={"camera": "diff", "object": "diff", "hybrid": "diff"},
             description="the project's own tiny text-to-video model of coloured shapes (CPU, offline)",
         ),
