@@ -1,7 +1,7 @@
 """The toy motion-transfer benchmark: does a learned motion move a new object the way the reference moved?
 
-    python -m motion_inversion.toy.evaluate            # full run (~25 min on 2 CPU cores): docs/toy-evaluation.*
-    python -m motion_inversion.toy.evaluate --quick    # one reference per kind of motion, ~4 min
+    python -m motion_inversion.toy.evaluate            # full run (<= 30 min on 2 CPU cores): docs/toy-evaluation.*
+    python -m motion_inversion.toy.evaluate --quick    # one reference per group of kinds of motion, ~5 min
 
 For held-out reference clips (rendered from seeds never used in training; the same number of each group of kinds:
 lines, orbits, zig-zags, grow/shrink, camera pans), learn the motion with the model's default inversion settings,
@@ -33,6 +33,7 @@ from ..models import VideoModel, load_model
 from ..motion_match import motion_match
 from ..video import Clip
 from . import clips, repertoire, tracker
+from .model_pool import ModelPool
 
 EVAL_SEED = 1_000_003  # training clips come from seed 0 (train.py): these specs are never trained on
 GROUPS = {
@@ -53,6 +54,9 @@ VARIANTS = {
     "value diff + inversion latent 0.5": dict(value_mode="diff", noise_prior=0.5),  # the authors' recipe
 }
 QUICK_VARIANTS = ("no motion (baseline)", APP_DEFAULT)
+# 4 references of each of the 5 groups: 20 references, 40 transfer and 20 reproduction cases, in <= 30 minutes on a
+# 2-core CPU with 2 worker processes (a reference costs a 200-step inversion, 58 s, and 12 generations, 4 s each)
+FULL_PER_GROUP = 4
 
 
 @dataclass
@@ -136,37 +140,57 @@ def resolve(model: VideoModel, motion_type: str, how: dict) -> tuple:
     )
 
 
+def plan(per_group: int, transfers: int, reproduce: bool, seed: int = EVAL_SEED) -> list[tuple]:
+    """The benchmark's references and what is generated from each: (index, spec, [(prompt, colour)], first seed).
+    Drawn up front, in order, so the cases do not depend on how many processes run them."""
+    rng = np.random.default_rng(seed + 1)
+    references, first_seed = [], 0
+    for index, spec in enumerate(reference_specs(per_group, seed)):
+        prompts = other_prompts(spec, transfers, rng) + ([(spec.caption, spec.colour)] if reproduce else [])
+        references.append((index, spec, prompts, first_seed))
+        first_seed += len(prompts)
+    return references
+
+
+def reference_cases(model: VideoModel, index: int, spec: clips.ClipSpec, prompts: list, first_seed: int,
+                    variants: dict, invert_options: dict) -> tuple[list[Case], float]:  # fmt: skip
+    """One reference's cases: learn its motion, then generate each prompt in each variant; and the seconds it took."""
+    started = time.time()
+    reference = clips.render(spec)
+    clip = Clip(reference.frames, fps=model.spec.fps, source=f"toy {spec.kind} clip {index}")
+    motion = invert(model, clip, prompt=reference.caption, seed=index, **invert_options)
+    cases = []
+    for offset, (prompt, colour) in enumerate(prompts):
+        case = Case(reference, prompt, colour, seed=first_seed + offset)
+        motion_type = "camera" if case.is_pan else "object"
+        made = {}  # variants that come to the same settings are generated once
+        for variant, how in variants.items():
+            settings = None if how is None else resolve(model, motion_type, how)
+            if settings not in made:
+                made[settings] = generate(
+                    model, motion if how is not None else None, prompt, seed=case.seed, **dict(settings or ()),
+                ).numpy()  # fmt: skip
+            measure(case, variant, made[settings])
+        cases.append(case)
+    return cases, time.time() - started
+
+
 def evaluate(
-    model: VideoModel, per_group: int = 5, transfers: int = 2, reproduce: bool = True, variants=VARIANTS,
-    invert_options: dict | None = None, seed: int = EVAL_SEED, log=lambda message: None,
+    model: VideoModel, per_group: int = FULL_PER_GROUP, transfers: int = 2, reproduce: bool = True, variants=VARIANTS,
+    invert_options: dict | None = None, seed: int = EVAL_SEED, log=lambda message: None, pool: ModelPool | None = None,
 ) -> list[Case]:  # fmt: skip
     """Run the benchmark; returns every case with its measurements (see `summarise`). `invert_options` go to
-    `invert` (its defaults are the model's: steps 200 as in the app, lr, target blocks)."""
-    rng = np.random.default_rng(seed + 1)
+    `invert` (its defaults are the model's: steps 200 as in the app, lr, target blocks). References run in `pool`'s
+    worker processes when one is given; the cases are the same either way."""
     options = {"steps": 200, **(invert_options or {})}
+    pool = pool or ModelPool(model)
+    futures = [pool.submit(reference_cases, *reference, variants, options)
+               for reference in plan(per_group, transfers, reproduce, seed)]  # fmt: skip
     cases = []
-    for index, spec in enumerate(reference_specs(per_group, seed)):
-        reference = clips.render(spec)
-        started = time.time()
-        clip = Clip(reference.frames, fps=model.spec.fps, source=f"toy {spec.kind} clip {index}")
-        motion = invert(model, clip, prompt=reference.caption, seed=index, **options)
-        prompts = other_prompts(spec, transfers, rng) + ([(reference.caption, spec.colour)] if reproduce else [])
-        new = []
-        for prompt, colour in prompts:
-            case = Case(reference, prompt, colour, seed=len(cases) + len(new))
-            motion_type = "camera" if case.is_pan else "object"
-            made = {}  # variants that come to the same settings are generated once
-            for variant, how in variants.items():
-                settings = None if how is None else resolve(model, motion_type, how)
-                if settings not in made:
-                    made[settings] = generate(
-                        model, motion if how is not None else None, prompt, seed=case.seed,
-                        **dict(settings or ()),
-                    ).numpy()  # fmt: skip
-                measure(case, variant, made[settings])
-            new.append(case)
+    for index, future in enumerate(futures):
+        new, seconds = future.result()
         cases += new
-        log(f"{index + 1}: {reference.caption}, {spec.kind} ({time.time() - started:.0f} s): " + ", ".join(
+        log(f"{index + 1}: {new[0].reference.caption}, {new[0].reference.spec.kind} ({seconds:.0f} s): " + ", ".join(
             f"{v} {np.mean([c.fidelity[v] for c in new]):+.2f}" for v in variants
         ))  # fmt: skip
     return cases
@@ -291,7 +315,10 @@ def report(cases: list[Case], accuracy, motions: str | None, settings: str, seco
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="toy")
-    parser.add_argument("--per-group", type=int, help="references per group of kinds of motion (5; --quick: 1)")
+    parser.add_argument(
+        "--per-group", type=int, help=f"references per group of kinds of motion ({FULL_PER_GROUP}; --quick: 1)"
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes (model_pool.py: 1.65x on 2 cores)")
     parser.add_argument("--transfers", type=int, default=2, help="other shapes/colours generated per reference")
     parser.add_argument("--steps", type=int, default=200, help="inversion steps per reference clip (app: 200)")
     parser.add_argument("--quick", action="store_true", help="baseline and app default only, no reproduction cases "
@@ -301,22 +328,25 @@ def main(argv=None) -> None:
     variants, reproduce = VARIANTS, True
     if args.quick:
         reproduce, variants = False, {name: VARIANTS[name] for name in QUICK_VARIANTS}
-    args.per_group = args.per_group or (1 if args.quick else 5)
+    args.per_group = args.per_group or (1 if args.quick else FULL_PER_GROUP)
     started = time.time()
     model = load_model(args.model)
-    accuracy = colour_accuracy(model)
+    with ModelPool(model, args.jobs) as pool:
+        # the plain model's colour accuracy and repertoire run in the same workers, beside the references
+        accuracy = pool.submit(colour_accuracy)
+        plain = None if args.quick else pool.submit(repertoire.plain_model_motions)
+        cases = evaluate(model, args.per_group, args.transfers, reproduce, variants, dict(steps=args.steps),
+                         log=lambda message: print(message, flush=True), pool=pool)  # fmt: skip
+        accuracy = accuracy.result()
+        motions = None if plain is None else repertoire.compare(plain.result(), repertoire.training_motions(240))
     print(f"plain model: prompt-colour accuracy {accuracy[0]:.0%}, object found {accuracy[1]:.0%}", flush=True)
-    motions = None
-    if not args.quick:
-        motions = repertoire.compare(repertoire.plain_model_motions(model), repertoire.training_motions(240))
+    if motions:
         print(motions, flush=True)
-    cases = evaluate(model, args.per_group, args.transfers, reproduce, variants, dict(steps=args.steps),
-                     log=lambda message: print(message, flush=True))  # fmt: skip
     print(table(summarise(cases)))
     plot_path = args.out.with_suffix(".png")
     plot([c for c in cases if c.is_transfer], plot_path)
     settings = ("--quick " if args.quick else "") + f"--per-group {args.per_group} --transfers {args.transfers}"
-    settings += f" --model {args.model} --steps {args.steps}"
+    settings += f" --jobs {args.jobs} --model {args.model} --steps {args.steps}"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report(cases, accuracy, motions, settings, time.time() - started, plot_path.name))
     print(f"wrote {args.out} and {plot_path}")
