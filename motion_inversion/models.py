@@ -61,7 +61,7 @@ REGISTRY: dict[str, ModelSpec] = {
             # embedding does; and a little of the inversion latent (prior 0.3) adds most for pans (0.28 -> 0.82)
             # and a little for objects (0.36 -> 0.43) without the reference's colour appearing in any frame.
             # Strength 1.5 (without the latent) gave objects 0.42 / 0.26 (diff / full), below the chosen 0.43.
-            # The full evaluation (25 references, 50 transfer cases; docs/toy-evaluation.md) then showed the sweep's
+            # The first world's full evaluation (25 references, 50 transfer cases) then showed the sweep's
             # 10 cases were optimistic and moved the generation recipe: pans 0.48 with full value + prior 0.3, 0.65
             # with value diff + prior 0.5; object motion 0.20 (diff + 0.3) against 0.19 (diff + 0.5), the same
             # within noise. So: prior 0.5 and diff for every motion type (the paper's object mode).
@@ -69,7 +69,8 @@ REGISTRY: dict[str, ModelSpec] = {
             # evaluation (20 references, 40 transfer cases, session 9) moved the value mode back to full: object
             # motion 0.86 with the full value against 0.75 with its frame difference (84% vs 75% of cases >= 0.8;
             # lines 0.69/0.61, orbits 0.86/0.87, zig-zags 0.99/0.85, grow/shrink 0.91/0.68), pans 0.87 vs 0.74, at
-            # the same appearance accuracy (94%) and reference's colour in frames (2%); query-key only: 0.39, 0.19.
+            # the same appearance (94%) and reference's colour in frames (2%); query-key only: 0.39, 0.19. Now
+            # docs/toy-evaluation.md.
             lr=0.1, noise_prior=0.5, value_modes={"camera": "full", "object": "full", "hybrid": "full"},
             description="the project's own tiny text-to-video model of coloured shapes (CPU, offline)",
         ),
