@@ -246,7 +246,8 @@ def _generate(args: argparse.Namespace) -> None:
             frames = generate(
                 model, motion, args.prompt, negative_prompt=args.negative_prompt, motion_type=args.motion_type,
                 strength=args.strength, seed=args.seed, steps=args.steps, guidance=args.guidance,
-                num_frames=args.frames, noise_prior=args.noise_prior, callback=on_step,
+                num_frames=args.frames, noise_prior=args.noise_prior, motion_until=args.motion_until,
+                callback=on_step,
             )  # fmt: skip
     finally:
         progress.close()
@@ -361,6 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--noise-prior",
         type=float,
         help="share of the motion's inversion latent in the starting noise (default: the model's)",
+    )
+    generate.add_argument(
+        "--motion-until",
+        type=float,
+        help="share of the sampling steps, from the first, that use the motion; later steps refine appearance "
+        "(default: the model's)",
     )
     generate.add_argument("--model", help="base model (default: the one the motion was learned on)")
     generate.add_argument("--device", help="cuda, cuda:1, cpu (default: cuda when available)")

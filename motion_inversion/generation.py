@@ -11,7 +11,7 @@ another shape), with a warning.
 import math
 import warnings
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import ExitStack
 
 import torch
 
@@ -60,13 +60,15 @@ def generate(
     callback: GenerationCallback | None = None,
     value_mode: str | None = None,
     on_progress: ProgressCallback | None = None,
+    motion_until: float | None = None,
 ) -> torch.Tensor:
     """A video as uint8 frames (frames, height, width, 3). Unset sizes come from the motion, else the model.
 
     `on_progress` gets stages "sampling" (step k of N) and "decoding" (progress.py); it or `callback` may stop it.
-    Unset `strength` and `noise_prior` come from the model's recipe (ModelSpec), and so does the value mode that
-    the motion type picks; `value_mode` ("full", "none", "diff") overrides it, for experiments such as the toy
-    evaluation, which compares them.
+    Unset `strength`, `noise_prior` and `motion_until` come from the model's recipe (ModelSpec), and so does the
+    value mode that the motion type picks; `value_mode` ("full", "none", "diff") overrides it, for experiments such
+    as the toy evaluation, which compares them. The embeddings act on the first `motion_until` share of the sampling
+    steps (1: all of them); the steps after it run the plain model, which refines appearance without them.
     """
     if not prompt or not prompt.strip():
         raise MotionInversionError("the prompt is empty: describe what the new video should show")
@@ -74,8 +76,11 @@ def generate(
         raise MotionInversionError(f"motion_type must be one of {tuple(MOTION_TYPES)}, got {motion_type!r}")
     noise_prior = model.spec.noise_prior if noise_prior is None else noise_prior
     strength = model.spec.strength if strength is None else strength
+    motion_until = model.spec.motion_until if motion_until is None else motion_until
     if not 0.0 <= noise_prior <= 1.0:
         raise MotionInversionError(f"noise_prior must be between 0 and 1, got {noise_prior}")
+    if not 0.0 <= motion_until <= 1.0:
+        raise MotionInversionError(f"motion_until must be between 0 and 1, got {motion_until}")
     spec = model.spec
     if motion is not None and motion.base_model != model.name:
         raise MotionInversionError(
@@ -99,11 +104,15 @@ def generate(
     use_guidance = guidance > 1.0
     text = model.encode_text([negative_prompt, prompt] if use_guidance else [prompt])
     value_mode = value_mode or spec.value_modes[motion_type]
-    injection = motion.apply(model.unet, value_mode, strength) if motion is not None else nullcontext()
+    motion_steps = math.ceil(motion_until * steps) if motion is not None else 0
     scheduler = model.scheduler
     scheduler.set_timesteps(steps)
-    with injection:
+    with ExitStack() as embeddings:
+        if motion_steps > 0:
+            embeddings.enter_context(motion.apply(model.unet, value_mode, strength))
         for index, t in enumerate(scheduler.timesteps):
+            if index == motion_steps:
+                embeddings.close()  # the plain model from here on
             model_input = torch.cat([latents] * 2) if use_guidance else latents
             output = unet_forward(model.unet, model_input.to(model.dtype), t, text).float()
             if use_guidance:

@@ -43,6 +43,7 @@ class ModelSpec:
     target_blocks: tuple[str, ...] | None = None  # temporal blocks that carry embeddings (None: the widest)
     noise_prior: float = 0.5  # how much of the inversion latent starts a generation (METHOD.md)
     strength: float = 1.0  # how strongly the embeddings are applied at generation
+    motion_until: float = 1.0  # share of the sampling steps, from the first, that carry the embeddings
     value_modes: dict = field(default_factory=lambda: dict(PAPER_VALUE_MODES))  # motion type -> value mode
     motion_adapter: str | None = None  # AnimateDiff: Hub id of the motion adapter added to the SD 1.5 UNet
     scheduler_overrides: dict = field(default_factory=dict)

@@ -41,6 +41,22 @@ def test_inversion_latent_starts_the_sampling(tiny_model, motion):
     assert not torch.equal(with_prior, without_prior)
 
 
+def test_motion_until_limits_the_embeddings_to_the_first_steps(tiny_model, motion):
+    def video(**options):
+        return generate(tiny_model, motion, "a blue square", steps=4, noise_prior=0.0, **options)
+
+    baseline = generate(tiny_model, None, "a blue square", steps=4, noise_prior=0.0)
+    everywhere, half = video(motion_until=1.0), video(motion_until=0.5)
+    assert torch.equal(video(motion_until=0.0), baseline)  # no step uses the motion: the plain model
+    assert torch.equal(video(), everywhere)  # the tiny model's recipe: every step
+    assert not torch.equal(half, everywhere) and not torch.equal(half, baseline)
+    original = dict(tiny_model.unet.attn_processors)
+    video(motion_until=0.25)
+    assert all(tiny_model.unet.attn_processors[name] is processor for name, processor in original.items())
+    with pytest.raises(MotionInversionError, match="motion_until must be between 0 and 1, got 1.5"):
+        video(motion_until=1.5)
+
+
 def test_other_frame_count_warns_and_uses_noise(tiny_model, motion):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

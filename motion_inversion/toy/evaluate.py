@@ -131,13 +131,12 @@ def colour_accuracy(model: VideoModel, seeds: int = 2) -> tuple[float, float]:
 
 
 def resolve(model: VideoModel, motion_type: str, how: dict) -> tuple:
-    """A variant's full generation settings, the model's recipe filling in what it leaves out."""
+    """A variant's full generation settings (sorted (name, value) pairs), the model's recipe filling in what it
+    leaves out; any other generate() setting it names (guidance, steps) is kept as given."""
     spec = model.spec
-    return (
-        ("value_mode", how.get("value_mode", spec.value_modes[motion_type])),
-        ("strength", how.get("strength", spec.strength)),
-        ("noise_prior", how.get("noise_prior", spec.noise_prior)),
-    )
+    recipe = dict(value_mode=spec.value_modes[motion_type], strength=spec.strength, noise_prior=spec.noise_prior,
+                  guidance=spec.guidance)  # fmt: skip
+    return tuple(sorted({**recipe, **how}.items()))
 
 
 def plan(per_group: int, transfers: int, reproduce: bool, seed: int = EVAL_SEED) -> list[tuple]:
