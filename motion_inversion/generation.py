@@ -65,10 +65,11 @@ def generate(
     """A video as uint8 frames (frames, height, width, 3). Unset sizes come from the motion, else the model.
 
     `on_progress` gets stages "sampling" (step k of N) and "decoding" (progress.py); it or `callback` may stop it.
-    Unset `strength`, `noise_prior` and `motion_until` come from the model's recipe (ModelSpec), and so does the
-    value mode that the motion type picks; `value_mode` ("full", "none", "diff") overrides it, for experiments such
-    as the toy evaluation, which compares them. The embeddings act on the first `motion_until` share of the sampling
-    steps (1: all of them); the steps after it run the plain model, which refines appearance without them.
+    Unset `strength` and `noise_prior` come from the model's recipe (ModelSpec), and so do the value mode and
+    `motion_until` that the motion type picks; `value_mode` ("full", "none", "diff") and `motion_until` override
+    them, for experiments such as the toy evaluation, which compares them. The embeddings act on the first
+    `motion_until` share of the sampling steps (1: all of them); the steps after it run the plain model, which
+    refines appearance without them.
     """
     if not prompt or not prompt.strip():
         raise MotionInversionError("the prompt is empty: describe what the new video should show")
@@ -76,7 +77,7 @@ def generate(
         raise MotionInversionError(f"motion_type must be one of {tuple(MOTION_TYPES)}, got {motion_type!r}")
     noise_prior = model.spec.noise_prior if noise_prior is None else noise_prior
     strength = model.spec.strength if strength is None else strength
-    motion_until = model.spec.motion_until if motion_until is None else motion_until
+    motion_until = model.spec.motion_until[motion_type] if motion_until is None else motion_until
     if not 0.0 <= noise_prior <= 1.0:
         raise MotionInversionError(f"noise_prior must be between 0 and 1, got {noise_prior}")
     if not 0.0 <= motion_until <= 1.0:

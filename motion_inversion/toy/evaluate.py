@@ -135,7 +135,7 @@ def resolve(model: VideoModel, motion_type: str, how: dict) -> tuple:
     leaves out; any other generate() setting it names (guidance, steps) is kept as given."""
     spec = model.spec
     recipe = dict(value_mode=spec.value_modes[motion_type], strength=spec.strength, noise_prior=spec.noise_prior,
-                  guidance=spec.guidance)  # fmt: skip
+                  guidance=spec.guidance, motion_until=spec.motion_until[motion_type])  # fmt: skip
     return tuple(sorted({**recipe, **how}.items()))
 
 

@@ -46,10 +46,11 @@ WORDS = ("a", "an", *clips.COLOURS, *clips.SHAPES)
 MAX_TOKENS = 16
 TRAIN_SEED = 0  # training clips come from this seed; evaluation uses other seeds (see evaluate.py)
 SPEC = REGISTRY["toy"]
+# the recipe travels with the folder (motion_inversion.json)
 DEFAULTS = dict(name=SPEC.name, height=SPEC.height, width=SPEC.width, num_frames=SPEC.num_frames, steps=SPEC.steps,
                 guidance=SPEC.guidance, fps=SPEC.fps, invert_steps=SPEC.invert_steps, lr=SPEC.lr,
                 target_blocks=SPEC.target_blocks, noise_prior=SPEC.noise_prior, strength=SPEC.strength,
-                value_modes=SPEC.value_modes)  # fmt: skip  # the recipe travels with the folder
+                motion_until=SPEC.motion_until, value_modes=SPEC.value_modes)  # fmt: skip
 CHECKPOINT = Path(".toy-training")  # the resumable state; .gitignore'd
 WARMUP_STEPS = 100
 CAPTION_DROPOUT = 0.1  # captions dropped this often, for classifier-free guidance
