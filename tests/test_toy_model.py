@@ -36,15 +36,15 @@ def test_the_toy_model_draws_an_object_of_the_prompted_colour(toy, colour):
     assert tracker.track(frames, colour).found_fraction >= 0.75
 
 
-# Measured on the 2400-step model of session 9 with its recipe (full value; these 2 sample clips, 200 steps, app
-# defaults, seeds 0 and 1): reproduction with the reference's caption 0.98, 0.96, 0.99, 0.99 (mean 0.98) against
-# -0.29, 0.08, -0.19, 0.16 (mean -0.06) without the motion; transfer to the 4 new subjects below, 2 seeds each: 0.61,
-# 0.42, 0.96, 0.99, 0.98, 0.99, 0.99, 1.00 (mean 0.87) against 0.01 without. The margins leave room for one transfer
-# case in 8 to flip on another CPU's rounding. Appearance: on seed 0 every subject keeps the prompt's colour (asserted
-# below); on seed 1 the orange circle drifted to yellow, the open appearance problem of
-# docs/toy-transfer-diagnosis.md section 6.
+# Measured on the 2400-step model of session 9 with session 10's recipe (full value; object motion in the first 80%
+# of sampling steps; these 2 sample clips, 200 steps, app defaults, seeds 0 and 1): reproduction with the reference's
+# caption 0.98, 0.95, 0.99, 0.99 (mean 0.98) against -0.29, 0.08, -0.19, 0.16 (mean -0.06) without the motion;
+# transfer to the 4 new subjects below, 2 seeds each: 0.96, 0.62, 0.98, 0.99, 0.98, 0.99, 1.00, 1.00 (mean 0.94)
+# against 0.01 without. The margins leave room for one transfer case in 8 to flip on another CPU's rounding.
+# Appearance: every subject on both seeds keeps the prompt's colour (asserted below); the closest call, the orange
+# circle on seed 1 (yellow with the embeddings in every step), has 538 orange pixels against 193 yellow.
 MIN_FIDELITY, MIN_GAIN = 0.85, 0.75
-MIN_TRANSFER, MIN_TRANSFER_GAIN = 0.65, 0.6
+MIN_TRANSFER, MIN_TRANSFER_GAIN = 0.75, 0.7
 TRANSFER_CASES = {  # sample clip -> new subjects generated with its motion (other shape, other colour)
     "pink-square-right": (("an orange circle", "orange"), ("a yellow triangle", "yellow")),
     "red-circle-orbit": (("a pink square", "pink"), ("a yellow triangle", "yellow")),
@@ -95,6 +95,5 @@ def test_a_learned_motion_moves_a_new_subject_the_way_the_reference_moved(transf
 
 def test_a_learned_motion_never_carries_the_reference_look_to_a_new_subject(transferred):
     for seed, colour, _, _, moved in transferred:
-        if seed == 0:
-            assert tracker.dominant_colour(moved) == colour  # the prompt's look, not the reference's
-            assert tracker.track(moved, colour).found_fraction >= 0.75
+        assert tracker.dominant_colour(moved) == colour, seed  # the prompt's look, not the reference's
+        assert tracker.track(moved, colour).found_fraction >= 0.75, seed
