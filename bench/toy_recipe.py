@@ -21,7 +21,8 @@ from motion_inversion.toy.model_pool import ModelPool
 
 GENERATION = {  # generate() overrides; motion type is object for object motion, camera for pans (as in the app)
     "no motion (baseline)": None,
-    "full value (app default)": dict(value_mode="full", motion_until=1.0),
+    "app default": {},  # the model's recipe (toy: full value; object motion in the first 80% of steps, camera all)
+    "full value, every step": dict(value_mode="full", motion_until=1.0),
     "full value, embeddings in the first 80% of steps": dict(value_mode="full", motion_until=0.8),
     "full value, first 60%": dict(value_mode="full", motion_until=0.6),
     "full value, first 40%": dict(value_mode="full", motion_until=0.4),
@@ -46,7 +47,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=RECIPE_SEED)
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (motion_inversion/toy/model_pool.py)")
     parser.add_argument("--inversion", nargs="*", default=list(INVERSION), choices=list(INVERSION))
+    parser.add_argument("--generation", nargs="*", default=list(GENERATION), choices=list(GENERATION),
+                        help="generation settings to compare (the baseline is always included)")  # fmt: skip
     args = parser.parse_args()
+    generation = {name: GENERATION[name] for name in GENERATION
+                  if name in args.generation or name == "no motion (baseline)"}  # fmt: skip
     model = load_model(args.model)
     print("| inversion | generation | object motion | >= 0.8 | gain over no motion | pans | gain over no motion "
           "| appearance accuracy | reference's colour in frames |")  # fmt: skip
@@ -54,10 +59,10 @@ def main() -> None:
     with ModelPool(model, args.jobs) as pool:
         for inversion in args.inversion:
             started = time.time()
-            cases = evaluate(model, per_group=args.per_group, transfers=2, reproduce=False, variants=GENERATION,
+            cases = evaluate(model, per_group=args.per_group, transfers=2, reproduce=False, variants=generation,
                              invert_options=INVERSION[inversion], seed=args.seed, pool=pool)  # fmt: skip
             objects, pans = [c for c in cases if not c.is_pan], [c for c in cases if c.is_pan]
-            for variant in GENERATION:
+            for variant in generation:
                 o = np.array([c.fidelity[variant] for c in objects])
                 p = np.mean([c.fidelity[variant] for c in pans])
                 o0 = np.mean([c.fidelity["no motion (baseline)"] for c in objects])
