@@ -62,11 +62,11 @@ def main() -> None:
             cases = evaluate(model, per_group=args.per_group, transfers=2, reproduce=False, variants=generation,
                              invert_options=INVERSION[inversion], seed=args.seed, pool=pool)  # fmt: skip
             objects, pans = [c for c in cases if not c.is_pan], [c for c in cases if c.is_pan]
+            o0 = np.mean([c.fidelity["no motion (baseline)"] for c in objects])
+            p0 = np.mean([c.fidelity["no motion (baseline)"] for c in pans])
             for variant in generation:
                 o = np.array([c.fidelity[variant] for c in objects])
                 p = np.mean([c.fidelity[variant] for c in pans])
-                o0 = np.mean([c.fidelity["no motion (baseline)"] for c in objects])
-                p0 = np.mean([c.fidelity["no motion (baseline)"] for c in pans])
                 appearance = np.mean([c.colour_ok[variant] for c in cases])
                 leak = np.mean([c.reference_colour[variant] for c in cases])
                 print(f"| {inversion} | {variant} | {o.mean():.2f} | {(o >= 0.8).mean():.0%} | {o.mean() - o0:+.2f} "

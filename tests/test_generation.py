@@ -1,5 +1,6 @@
 """generate() on a tiny pipeline: baseline, motion types, defaults, size changes and refusals."""
 
+import dataclasses
 import warnings
 
 import pytest
@@ -48,8 +49,13 @@ def test_motion_until_limits_the_embeddings_to_the_first_steps(tiny_model, motio
     baseline = generate(tiny_model, None, "a blue square", steps=4, noise_prior=0.0)
     everywhere, half = video(motion_until=1.0), video(motion_until=0.5)
     assert torch.equal(video(motion_until=0.0), baseline)  # no step uses the motion: the plain model
-    assert torch.equal(video(), everywhere)  # the tiny model's recipe: every step
     assert not torch.equal(half, everywhere) and not torch.equal(half, baseline)
+    # unset, the share comes from the model's recipe for the motion type (as the toy model's does)
+    recipe = dataclasses.replace(tiny_model.spec, motion_until={"camera": 1.0, "object": 0.5, "hybrid": 0.5})
+    with_recipe = dataclasses.replace(tiny_model, spec=recipe)
+    assert torch.equal(generate(with_recipe, motion, "a blue square", steps=4, noise_prior=0.0), half)
+    camera = generate(with_recipe, motion, "a blue square", motion_type="camera", steps=4, noise_prior=0.0)
+    assert torch.equal(camera, video(motion_type="camera", motion_until=1.0))
     original = dict(tiny_model.unet.attn_processors)
     video(motion_until=0.25)
     assert all(tiny_model.unet.attn_processors[name] is processor for name, processor in original.items())
