@@ -52,7 +52,7 @@ def run(name: str, size: int, frames: int, steps: int, inversion_steps: int) -> 
 
     started = time.perf_counter()
     model = random_weight_model(name, height=size, width=size, num_frames=frames)
-    parameters = sum(p.numel() for p in model.unet.parameters()) / 1e9
+    parameters = sum(p.numel() for p in model.denoiser.parameters()) / 1e9
     row("build (random weights)", started, f"UNet {parameters:.2f} B parameters, fp32")
     clip = moving_square(frames, size)
     for checkpointing in (False, True):

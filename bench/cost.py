@@ -27,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from motion_inversion import inject_motion
 from motion_inversion.checkpointing import checkpointed_blocks, layers_of
-from motion_inversion.models import unet_forward
+from motion_inversion.models import denoiser_forward
 from motion_inversion.random_models import CONFIGS, random_unet
 
 H100_BF16_FLOPS = 989e12
@@ -98,7 +98,7 @@ def step_cost(unet, frames: int, latent: tuple[int, int], text_dim: int, checkpo
     try:
         with (wrapping, attention_as_flash(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
               FlopCounterMode(display=False) as counter):  # fmt: skip
-            prediction = unet_forward(unet, sample, timestep, text)
+            prediction = denoiser_forward(unet, sample, timestep, text)
             forward_flops = counter.get_total_flops()
             prediction.float().pow(2).mean().backward()
         per_block = {}

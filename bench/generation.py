@@ -19,7 +19,7 @@ from common import ARCHITECTURES, peak_memory_mib, real_unet, report, reset_peak
 from motion_inversion import inject_motion, load_model
 from motion_inversion.generation import generate
 from motion_inversion.inversion import invert
-from motion_inversion.models import unet_forward
+from motion_inversion.models import denoiser_forward
 from motion_inversion.tiny import save_tiny_pipeline
 from motion_inversion.video import Clip
 
@@ -64,7 +64,7 @@ def architecture_rows(name: str, device: str, steps: int) -> list[tuple]:
 
     def guided_pass():
         with torch.no_grad():
-            unet_forward(unet, latents, timestep, text)
+            denoiser_forward(unet, latents, timestep, text)
 
     rows = []
     reset_peak(device)

@@ -22,7 +22,7 @@ from common import ARCHITECTURES, peak_memory_mib, real_unet, report, reset_peak
 from motion_inversion import inject_motion, load_model
 from motion_inversion.checkpointing import checkpointed_blocks
 from motion_inversion.inversion import invert, motion_loss
-from motion_inversion.models import unet_forward
+from motion_inversion.models import denoiser_forward
 from motion_inversion.tiny import save_tiny_pipeline
 from motion_inversion.video import ffmpeg_exe
 
@@ -70,7 +70,7 @@ def architecture_rows(name: str, device: str, repeats: int) -> list[tuple]:
 
     def forward_only():
         with torch.no_grad():
-            unet_forward(unet, latents, timestep, text)
+            denoiser_forward(unet, latents, timestep, text)
 
     reset_peak(device)
     rows.append((f"{label}, bf16: forward, no embeddings", timed(forward_only, repeats, device),
@@ -82,7 +82,7 @@ def architecture_rows(name: str, device: str, repeats: int) -> list[tuple]:
         parameter.requires_grad_(True)
 
     def train_step():
-        prediction = unet_forward(unet, latents, timestep, text)
+        prediction = denoiser_forward(unet, latents, timestep, text)
         loss = motion_loss(prediction.float(), latents.float(), "base", 0)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

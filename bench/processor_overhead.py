@@ -9,16 +9,16 @@ import time
 import torch
 
 from motion_inversion import inject_motion
-from motion_inversion.models import unet_forward
+from motion_inversion.models import denoiser_forward
 from motion_inversion.tiny import tiny_unet
 
 
 def seconds_per_forward(unet, inputs, repeats: int) -> float:
     with torch.no_grad():
-        unet_forward(unet, *inputs)  # warm-up
+        denoiser_forward(unet, *inputs)  # warm-up
         start = time.perf_counter()
         for _ in range(repeats):
-            unet_forward(unet, *inputs)
+            denoiser_forward(unet, *inputs)
     return (time.perf_counter() - start) / repeats
 
 

@@ -18,8 +18,8 @@ import numpy as np
 from motion_inversion import load_model
 from motion_inversion.generation import generate
 from motion_inversion.inject import inject_motion
-from motion_inversion.inversion import ddim_invert, invert
-from motion_inversion.models import unet_forward
+from motion_inversion.inversion import invert_latents, invert
+from motion_inversion.models import denoiser_forward
 from motion_inversion.motion import Motion
 from motion_inversion.toy import clips, tracker
 from motion_inversion.toy.evaluate import EVAL_SEED, GROUPS
@@ -43,10 +43,10 @@ def invert_recoloured(model, spec: clips.ClipSpec, steps: int, seed: int) -> Mot
     variants = [clips.render(clips.ClipSpec(spec.shape, colour, spec.kind, spec.seed)) for colour in clips.COLOURS]
     latents = torch.cat([model.encode_frames(torch.from_numpy(v.frames)).float() for v in variants])
     reference_index = list(clips.COLOURS).index(spec.colour)
-    inversion_latent = ddim_invert(model, latents[reference_index : reference_index + 1]).cpu()
+    inversion_latent = invert_latents(model, latents[reference_index : reference_index + 1]).cpu()
     text = model.encode_text([v.caption for v in variants])
     generator = torch.Generator().manual_seed(seed)
-    injection = inject_motion(model.unet, clips.NUM_FRAMES, model.latent_size(clips.SIZE, clips.SIZE),
+    injection = inject_motion(model.denoiser, clips.NUM_FRAMES, model.latent_size(clips.SIZE, clips.SIZE),
                               model.spec.target_blocks)  # fmt: skip
     try:
         parameters = injection.parameters()
@@ -56,7 +56,7 @@ def invert_recoloured(model, spec: clips.ClipSpec, steps: int, seed: int) -> Mot
         for _ in range(steps):
             t = torch.randint(0, model.scheduler.config.num_train_timesteps, (len(variants),), generator=generator)
             noise = torch.randn(latents.shape, generator=generator)
-            prediction = unet_forward(model.unet, model.scheduler.add_noise(latents, noise, t), t, text)
+            prediction = denoiser_forward(model.denoiser, model.scheduler.add_noise(latents, noise, t), t, text)
             loss = torch.nn.functional.mse_loss(prediction, noise)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -13,10 +13,11 @@ _PUBLIC = {  # name -> the module that defines it
     "MotionInversionError": "errors",
     "MotionInversionWarning": "errors",
     "generate": "generation",
+    "FAMILIES": "families",
+    "family_of": "families",
     "MotionInjection": "inject",
-    "find_temporal_layers": "inject",
+    "find_motion_layers": "inject",
     "inject_motion": "inject",
-    "unet_family": "inject",
     "invert": "inversion",
     "MotionLibrary": "library",
     "REGISTRY": "models",
@@ -25,6 +26,7 @@ _PUBLIC = {  # name -> the module that defines it
     "load_model": "models",
     "Motion": "motion",
     "MotionAttnProcessor": "processor",
+    "WanMotionAttnProcessor": "wan_processor",
 }
 __all__ = sorted(_PUBLIC)
 

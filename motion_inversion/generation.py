@@ -3,8 +3,8 @@
 Without a motion it is the plain base model, the baseline to compare against. With one, the embeddings are installed
 for the call's first sampling steps (the recipe's `motion_until` share; the paper's: all) and removed afterwards,
 with the value mode chosen by the motion type (paper: camera no value embedding, object and hybrid its frame
-difference; each model's recipe may differ, models.py), and the initial latent blends the motion's DDIM-inversion
-latent with fresh noise, z = sqrt(p) z_inv + sqrt(1 - p) eps. When the requested frames or size differ from the
+difference; each model's recipe may differ, models.py), and the initial latent blends the motion's inversion latent
+(DDIM, or the flow ODE for Wan) with fresh noise, z = sqrt(p) z_inv + sqrt(1 - p) eps. When the requested frames or size differ from the
 motion's, the embeddings are resampled (see embeddings.py) and the initial latent is plain noise (the inversion
 latent describes another shape), with a warning.
 """
@@ -17,7 +17,7 @@ from contextlib import ExitStack
 import torch
 
 from .errors import MotionInversionError, MotionInversionWarning
-from .models import VideoModel, unet_forward
+from .models import VideoModel
 from .motion import Motion
 from .progress import ProgressCallback, report
 
@@ -90,6 +90,13 @@ def generate(
         )
     size_source = motion if motion is not None else spec
     num_frames = num_frames or size_source.num_frames
+    if model.usable_frames(num_frames) != num_frames:
+        warnings.warn(
+            f"{num_frames} frames is not a count {model.name}'s VAE takes: making {model.usable_frames(num_frames)}",
+            MotionInversionWarning,
+            stacklevel=2,
+        )
+        num_frames = model.usable_frames(num_frames)
     height, width = height or size_source.height, width or size_source.width
     steps = steps or spec.steps
     guidance = spec.guidance if guidance is None else guidance
@@ -98,10 +105,10 @@ def generate(
         raise MotionInversionError(f"steps must be >= 1, got {steps}")
 
     generator = torch.Generator().manual_seed(seed)
-    channels = model.unet.config.in_channels
-    shape = (1, channels, num_frames, latent_height, latent_width)
+    channels = model.denoiser.config.in_channels
+    shape = (1, channels, model.latent_frames(num_frames), latent_height, latent_width)
     latents = initial_latent(shape, generator, motion.inversion_latent if motion else None, noise_prior)
-    latents = latents.to(model.device) * model.scheduler.init_noise_sigma
+    latents = latents.to(model.device) * getattr(model.scheduler, "init_noise_sigma", 1.0)
 
     use_guidance = guidance > 1.0
     text = model.encode_text([negative_prompt, prompt] if use_guidance else [prompt])
@@ -111,12 +118,12 @@ def generate(
     scheduler.set_timesteps(steps)
     with ExitStack() as embeddings:
         if motion_steps > 0:
-            embeddings.enter_context(motion.apply(model.unet, value_mode, strength))
+            embeddings.enter_context(motion.apply(model.denoiser, value_mode, strength))
         for index, t in enumerate(scheduler.timesteps):
             if index == motion_steps:
                 embeddings.close()  # the plain model from here on
             model_input = torch.cat([latents] * 2) if use_guidance else latents
-            output = unet_forward(model.unet, model_input.to(model.dtype), t, text).float()
+            output = model.predict(model_input.to(model.dtype), t, text).float()
             if use_guidance:
                 unconditional, conditional = output.chunk(2)
                 output = unconditional + guidance * (conditional - unconditional)

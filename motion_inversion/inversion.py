@@ -1,8 +1,10 @@
 """invert(): learn the motion of one clip as motion embeddings in a frozen text-to-video model (METHOD.md).
 
-Stages: read the clip at the model's size -> VAE latents (once) -> DDIM inversion of those latents with the
-embedding-free UNet (once, kept in the Motion for generation) -> train only the motion embeddings with the denoising
-loss -> Motion. Randomness comes from one seeded CPU generator, so the same seed gives the same motion on a CPU.
+Stages: read the clip at the model's size -> VAE latents (once) -> inversion of those latents to the start of sampling
+with the embedding-free model (once, kept in the Motion for generation; DDIM for the UNets, the flow ODE for Wan) ->
+train only the motion embeddings with the model's own training loss -> Motion. The model's family (families/) supplies
+each of these; this loop is the same for all. Randomness comes from one seeded CPU generator, so the same seed gives
+the same motion on a CPU.
 """
 
 import dataclasses
@@ -10,16 +12,14 @@ import math
 import os
 import warnings
 from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from .checkpointing import checkpointed_blocks
 from .errors import MotionInversionError, MotionInversionWarning
 from .inject import inject_motion
-from .models import VideoModel, unet_forward
+from .models import VideoModel
 from .motion import Motion
 from .precision import training_accelerator
 from .progress import ProgressCallback, report
@@ -59,31 +59,19 @@ def load_reference_clip(
 
 
 @torch.no_grad()
-def ddim_invert(
+def invert_latents(
     model: VideoModel, latents: torch.Tensor, steps: int = 50, on_progress: ProgressCallback | None = None
 ) -> torch.Tensor:
-    """Run DDIM backwards from clean latents to t near the end of the schedule, empty prompt, no guidance.
-    Reports stage "inverting" after each step; a stop request there raises (nothing has been learned yet)."""
-    scheduler = model.scheduler
-    scheduler.set_timesteps(steps)
+    """The clip's latents carried back to the start of sampling (t near the end of the schedule) by the model's
+    sampler run in reverse, empty prompt, no guidance. Reports stage "inverting" after each step; a stop request
+    there raises (nothing has been learned yet)."""
+
+    def on_step(index: int, total: int) -> None:
+        if report(on_progress, "inverting", index, total) and index < total:
+            raise MotionInversionError(f"stopped while inverting the clip ({index}/{total}): nothing was learned")
+
     text = model.encode_text([""])
-    alphas = scheduler.alphas_cumprod.to(model.device)
-    step_size = scheduler.config.num_train_timesteps // steps
-    x = latents
-    for index, t in enumerate(scheduler.timesteps.flip(0)):  # ascending
-        if report(on_progress, "inverting", index, steps):
-            raise MotionInversionError(f"stopped while inverting the clip ({index}/{steps}): nothing was learned")
-        alpha_from = alphas[t - step_size] if t >= step_size else scheduler.final_alpha_cumprod.to(model.device)
-        alpha_to = alphas[t]
-        output = unet_forward(model.unet, x.to(model.dtype), t.to(model.device), text).float()
-        if scheduler.config.prediction_type == "v_prediction":
-            eps = alpha_from.sqrt() * output + (1 - alpha_from).sqrt() * x
-        else:
-            eps = output
-        x0 = (x - (1 - alpha_from).sqrt() * eps) / alpha_from.sqrt()
-        x = alpha_to.sqrt() * x0 + (1 - alpha_to).sqrt() * eps
-    report(on_progress, "inverting", steps, steps)
-    return x
+    return model.family.invert(model.predict, model.scheduler, latents, text, steps, on_step)
 
 
 def motion_loss(prediction: torch.Tensor, target: torch.Tensor, kind: str, anchor: int) -> torch.Tensor:
@@ -144,45 +132,40 @@ def invert(
     if loss not in LOSSES:
         raise MotionInversionError(f"loss must be one of {LOSSES}, got {loss!r}")
     spec = model.spec
-    num_frames = num_frames or spec.num_frames
+    num_frames = model.usable_frames(num_frames or spec.num_frames)
     height, width = height or spec.height, width or spec.width
     latent_size = model.latent_size(height, width)
     if report(on_progress, "reading"):
         raise MotionInversionError("stopped before reading the clip: nothing was learned")
     reference = load_reference_clip(clip, num_frames, height, width, spec.fps, start, end, sampling, fit)
+    usable = model.usable_frames(reference.num_frames)  # a short clip, cut to a count the VAE takes (Wan: 1 + 4k)
+    reference = dataclasses.replace(reference, frames=reference.frames[:usable])
     generator = torch.Generator().manual_seed(seed)
     device, dtype = model.device, model.dtype
 
     if report(on_progress, "encoding"):
         raise MotionInversionError("stopped before encoding the clip: nothing was learned")
     latents = model.encode_frames(torch.from_numpy(reference.frames)).float()  # (1, c, f, h, w)
-    inversion_latent = ddim_invert(model, latents, inversion_steps, on_progress).cpu() if inversion_steps else None
+    inversion_latent = invert_latents(model, latents, inversion_steps, on_progress).cpu() if inversion_steps else None
     text = model.encode_text([prompt])
-    scheduler = model.scheduler
-    train_timesteps = scheduler.config.num_train_timesteps
-    use_velocity = scheduler.config.prediction_type == "v_prediction"
+    family, scheduler = model.family, model.scheduler
 
     accelerator = training_accelerator(device, dtype, mixed_precision)
-    injection = inject_motion(model.unet, reference.num_frames, latent_size, target_blocks)
+    injection = inject_motion(
+        model.denoiser, model.latent_frames(reference.num_frames), latent_size, target_blocks, spec.value_pool
+    )
     try:
         parameters = injection.parameters()
         for parameter in parameters:
             parameter.requires_grad_(True)
         optimizer = accelerator.prepare_optimizer(torch.optim.AdamW(parameters, lr=lr))
         recent_losses: list[float] = []
-        checkpointing = (
-            checkpointed_blocks(
-                model.unet,
-                [layer.name for layer in injection.layers],
-                "layer" if gradient_checkpointing is True else gradient_checkpointing,
-            )  # fmt: skip
-            if gradient_checkpointing
-            else nullcontext()
-        )
+        granularity = "layer" if gradient_checkpointing is True else gradient_checkpointing
+        checkpointing = family.gradient_checkpointing(model.denoiser, injection.layers, granularity)
 
         def snapshot(done: int) -> Motion:
             return Motion.from_injection(
-                injection, base_model=model.name, height=height, width=width, prompt=prompt, steps=done,
+                injection, num_frames=reference.num_frames, base_model=model.name, height=height, width=width, prompt=prompt, steps=done,
                 loss=sum(recent_losses) / len(recent_losses) if recent_losses else None,
                 inversion_latent=inversion_latent,
             )  # fmt: skip
@@ -190,14 +173,10 @@ def invert(
         done = 0
         with checkpointing:
             for step in range(1, steps + 1):
-                timestep = torch.randint(0, train_timesteps, (1,), generator=generator)
-                noise = torch.randn(latents.shape, generator=generator).to(device)
-                anchor = int(torch.randint(0, reference.num_frames, (1,), generator=generator))
-                timestep = timestep.to(device)
-                noisy = scheduler.add_noise(latents, noise, timestep)
-                target = scheduler.get_velocity(latents, noise, timestep) if use_velocity else noise
+                noisy, timestep, target = family.training_example(scheduler, latents, generator)
+                anchor = int(torch.randint(0, latents.shape[2], (1,), generator=generator))
                 with accelerator.autocast():
-                    prediction = unet_forward(model.unet, noisy.to(dtype), timestep, text)
+                    prediction = model.predict(noisy.to(dtype), timestep, text)
                 step_loss = motion_loss(prediction.float(), target, loss, anchor)
                 optimizer.zero_grad(set_to_none=True)
                 accelerator.backward(step_loss)  # scales the loss for fp16; the optimizer unscales and steps

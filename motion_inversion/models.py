@@ -1,9 +1,10 @@
 """Base models: the registry of known text-to-video models and `load_model`, which loads one into a `VideoModel`.
 
-A model is named by a registry name (`toy`, `zeroscope`, `modelscope`, `animatediff`), a Hugging Face Hub id
-(`owner/name`, read from the local cache, downloaded when online) or a local diffusers pipeline folder (with
-`vae/`, `text_encoder/`, `tokenizer/`, `unet/`, `scheduler/`). A local folder may carry `motion_inversion.json`
-with its default size, frames, steps, guidance and fps.
+A model is named by a registry name (`toy`, `zeroscope`, `modelscope`, `animatediff`, `wan2.1-1.3b`, `wan2.1-14b`,
+`wan2.2-5b`), a Hugging Face Hub id (`owner/name`, read from the local cache, downloaded when online) or a local
+diffusers pipeline folder (with `vae/`, `text_encoder/`, `tokenizer/`, `scheduler/` and `unet/` or, for Wan,
+`transformer/`). A local folder may carry `motion_inversion.json` with its default size, frames, steps, guidance, fps
+and recipe. How each kind of model is loaded and driven is its family's (families/).
 """
 
 import contextlib
@@ -16,7 +17,7 @@ import torch
 from torch import nn
 
 from .errors import MotionInversionError
-from .inject import unet_family
+from .families import Family, family_named, family_of
 
 SETTINGS_FILE = "motion_inversion.json"
 # METHOD.md: camera motion drops the value embedding, object and hybrid motion use its frame difference
@@ -46,8 +47,12 @@ class ModelSpec:
     # motion type -> share of the sampling steps, from the first, that carry the embeddings (paper: all of them)
     motion_until: dict = field(default_factory=lambda: dict.fromkeys(PAPER_VALUE_MODES, 1.0))
     value_modes: dict = field(default_factory=lambda: dict(PAPER_VALUE_MODES))  # motion type -> value mode
+    value_pool: int = 1  # the value embedding's grid is the token grid pooled this many times (a power of 2)
     motion_adapter: str | None = None  # AnimateDiff: Hub id of the motion adapter added to the SD 1.5 UNet
     scheduler_overrides: dict = field(default_factory=dict)
+    family: str | None = None  # families/ name; None: read from the pipeline folder
+    per_token_timesteps: bool = False  # Wan 2.2 TI2V: the transformer takes one timestep per token
+    offload: bool = False  # keep the text encoder and VAE in CPU memory between their calls (load_model)
     description: str = ""
 
 
@@ -87,11 +92,12 @@ REGISTRY: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             "zeroscope", "cerspense/zeroscope_v2_576w", height=320, width=576, num_frames=24, steps=30, guidance=12.0,
+            family="unet3d",
             description="ZeroScope v2 576w (UNet3DConditionModel), the method's reference model",
         ),
         ModelSpec(
             "modelscope", "ali-vilab/text-to-video-ms-1.7b", height=256, width=256, num_frames=16, steps=30,
-            guidance=9.0, description="ModelScope text-to-video 1.7B (UNet3DConditionModel)",
+            guidance=9.0, family="unet3d", description="ModelScope text-to-video 1.7B (UNet3DConditionModel)",
         ),
         ModelSpec(
             "animatediff", "stable-diffusion-v1-5/stable-diffusion-v1-5", height=512, width=512, num_frames=16,
@@ -101,52 +107,77 @@ REGISTRY: dict[str, ModelSpec] = {
             },
             description="Stable Diffusion 1.5 + AnimateDiff motion adapter v1-5-2 (UNetMotionModel)",
         ),
+        # Wan (families/wan.py): the recipe values below are the paper's (lr, steps, value modes, noise prior) and a
+        # motion-size budget (value_pool 4 with every 5th block: a 480x832, 81-frame Wan 2.1 1.3B motion is 44.6 MB);
+        # none is measured on Wan yet (docs/wan.md). guidance 5 and 50 steps are Wan's own pipeline defaults; the
+        # UMT5-XXL text encoder (~11 GB in bf16) is offloaded so that the 1.3B model fits a 16 GB card.
+        ModelSpec(
+            "wan2.1-1.3b", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", height=480, width=832, num_frames=81, fps=16, steps=50,
+            guidance=5.0, value_pool=4, family="wan", offload=True,
+            description="Wan 2.1 text-to-video 1.3B (WanTransformer3DModel, full 3D attention, flow matching)",
+        ),
+        ModelSpec(
+            "wan2.1-14b", "Wan-AI/Wan2.1-T2V-14B-Diffusers", height=480, width=832, num_frames=81, fps=16, steps=50,
+            guidance=5.0, value_pool=4, family="wan", offload=True,
+            description="Wan 2.1 text-to-video 14B (same classes as 1.3B; 720x1280 works too)",
+        ),
+        ModelSpec(
+            "wan2.2-5b", "Wan-AI/Wan2.2-TI2V-5B-Diffusers", height=704, width=1280, num_frames=121, fps=24,
+            steps=50, guidance=5.0, value_pool=4, family="wan", per_token_timesteps=True, offload=True,
+            description="Wan 2.2 text-and-image-to-video 5B (WanTransformer3DModel, 16x VAE)",
+        ),
     ]
 }  # fmt: skip
 
 
 @dataclass
 class VideoModel:
-    """A loaded text-to-video model: its diffusers components and its defaults. Frozen: nothing here is trained."""
+    """A loaded text-to-video model: its diffusers components and its defaults. Frozen: nothing here is trained.
+    `denoiser` is the UNet (UNet families) or the transformer (Wan); `family` drives it (families/)."""
 
     name: str
     vae: nn.Module
     text_encoder: nn.Module
     tokenizer: object
-    unet: nn.Module
+    denoiser: nn.Module
     scheduler: object
     spec: ModelSpec
     offload_hooks: list = field(default_factory=list, repr=False)  # see offload_encoders
 
     @property
-    def family(self) -> str:
-        return unet_family(self.unet)
+    def family(self) -> Family:
+        return family_of(self.denoiser)
 
     @property
     def device(self) -> torch.device:
-        return next(self.unet.parameters()).device
+        return next(self.denoiser.parameters()).device
 
     @property
     def dtype(self) -> torch.dtype:
-        return next(self.unet.parameters()).dtype
-
-    @property
-    def vae_scale_factor(self) -> int:
-        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+        return next(self.denoiser.parameters()).dtype
 
     def latent_size(self, height: int, width: int) -> tuple[int, int]:
-        factor = self.vae_scale_factor
+        factor = self.family.spatial_factor(self.vae, self.denoiser)
         if height % factor or width % factor:
             raise MotionInversionError(f"height and width must be multiples of {factor}, got {height}x{width}")
-        return height // factor, width // factor
+        downsampling = self.family.vae_downsampling(self.vae)
+        return height // downsampling, width // downsampling
+
+    def latent_frames(self, num_frames: int) -> int:
+        return self.family.latent_frames(self.vae, num_frames)
+
+    def usable_frames(self, num_frames: int) -> int:
+        """The largest frame count <= num_frames that the model's VAE takes (Wan: 1 + 4k)."""
+        return self.family.usable_frames(self.vae, num_frames)
 
     # -- the frozen encoders, shared by inversion and generation --------------------------------------------------
     def offload_encoders(self) -> "VideoModel":
-        """Keep the frozen text encoder and VAE in CPU memory and bring each onto the UNet's device only for its own
-        call (accelerate's offload hooks; diffusers' `enable_model_cpu_offload` does the same for its pipelines), so
-        that the UNet, the embeddings and their activations have the GPU to themselves during the inversion and
-        sampling loops: ZeroScope's text encoder and VAE are 0.42 B parameters, 0.79 GiB in bf16 (AnimateDiff's: 0.39
-        GiB). The outputs are the same as without offloading; each call costs one copy of the module to the GPU."""
+        """Keep the frozen text encoder and VAE in CPU memory and bring each onto the denoiser's device only for its
+        own call (accelerate's offload hooks; diffusers' `enable_model_cpu_offload` does the same for its pipelines),
+        so that the denoiser, the embeddings and their activations have the GPU to themselves during the inversion
+        and sampling loops: ZeroScope's text encoder and VAE are 0.42 B parameters, 0.79 GiB in bf16 (AnimateDiff's:
+        0.39 GiB; Wan's UMT5-XXL alone is 5.7 B, ~11 GiB). A job encodes its prompts once, before its loop. The
+        outputs are the same as without offloading; each call costs one copy of the module to the GPU."""
         from accelerate import cpu_offload_with_hook
 
         if not self.offload_hooks:
@@ -169,35 +200,33 @@ class VideoModel:
     @torch.no_grad()
     def encode_text(self, prompts: list[str]) -> torch.Tensor:
         """(len(prompts), tokens, dim) text embeddings."""
-        tokens = self.tokenizer(
-            prompts, padding="max_length", max_length=self.tokenizer.model_max_length, truncation=True,
-            return_tensors="pt",
-        ).input_ids  # fmt: skip
         with self._encoder_call():
-            return self.text_encoder(tokens.to(self.device))[0]
+            return self.family.encode_text(self.text_encoder, self.tokenizer, prompts, self.device)
 
     @torch.no_grad()
-    def encode_frames(self, frames: torch.Tensor, chunk: int = 8) -> torch.Tensor:
-        """uint8 (frames, h, w, 3) -> scaled latents (1, c, frames, h/8, w/8); `chunk` frames at a time."""
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 (frames, h, w, 3) -> latents (1, c, latent frames, h', w') as the denoiser sees them."""
         pixels = frames.permute(0, 3, 1, 2).to(self.device, self.dtype) / 127.5 - 1.0  # (f, 3, h, w) in [-1, 1]
         with self._encoder_call():
-            latents = [self.vae.encode(part).latent_dist.mean for part in pixels.split(chunk)]
-        latents = torch.cat(latents) * self.vae.config.scaling_factor  # (f, c, h, w)
-        return latents.permute(1, 0, 2, 3)[None].contiguous()  # contiguous: strides change conv kernels' sums
+            return self.family.encode_frames(self.vae, pixels)
 
     @torch.no_grad()
-    def decode_latents(self, latents: torch.Tensor, chunk: int = 8) -> torch.Tensor:
-        """(1, c, frames, h, w) latents -> uint8 (frames, h*8, w*8, 3) on the CPU; `chunk` frames at a time."""
-        latents = latents[0].permute(1, 0, 2, 3).to(self.dtype) / self.vae.config.scaling_factor  # (f, c, h, w)
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """(1, c, latent frames, h', w') latents -> uint8 (frames, h, w, 3) on the CPU."""
         with self._encoder_call():
-            images = torch.cat([self.vae.decode(part).sample.float().cpu() for part in latents.split(chunk)])
+            images = self.family.decode_latents(self.vae, latents.to(self.dtype))  # (f, 3, h, w)
         images = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return images.permute(0, 2, 3, 1).contiguous()
+
+    def predict(self, latents: torch.Tensor, timestep, text_embeddings: torch.Tensor) -> torch.Tensor:
+        """The denoiser's output (noise, velocity or flow velocity, as the model was trained) for (batch, c, frames,
+        h, w) latents."""
+        return self.family.predict(self.denoiser, latents, timestep, text_embeddings, self.spec.per_token_timesteps)
 
     def to(self, device=None, dtype=None) -> "VideoModel":
         if self.offload_hooks and device is not None:
             raise MotionInversionError("the text encoder and VAE are offloaded: load the model again to move it")
-        for module in (self.vae, self.text_encoder, self.unet):
+        for module in (self.vae, self.text_encoder, self.denoiser):
             # separate calls: diffusers warns about any dtype argument, even None
             if device is not None:
                 module.to(device)
@@ -206,15 +235,10 @@ class VideoModel:
         return self
 
 
-def unet_forward(unet: nn.Module, latents: torch.Tensor, timestep, text_embeddings: torch.Tensor) -> torch.Tensor:
-    """The UNet's prediction for (batch, channels, frames, h, w) latents and (batch, tokens, dim) text embeddings.
-
-    UNet3DConditionModel repeats the text embeddings per frame itself; diffusers' UNetMotionModel expects the caller
-    to have done it (its pipeline does), so this one call serves both families.
-    """
-    if unet_family(unet) == "animatediff":
-        text_embeddings = text_embeddings.repeat_interleave(latents.shape[2], dim=0)
-    return unet(latents, timestep, encoder_hidden_states=text_embeddings).sample
+def denoiser_forward(denoiser: nn.Module, latents: torch.Tensor, timestep, text_embeddings: torch.Tensor) -> torch.Tensor:
+    """The prediction of a bare denoiser (no VideoModel around it) for (batch, channels, frames, h, w) latents and
+    (batch, tokens, dim) text embeddings, as its family calls it."""
+    return family_of(denoiser).predict(denoiser, latents, timestep, text_embeddings)
 
 
 def default_device_and_dtype(device=None, dtype=None) -> tuple[torch.device, torch.dtype]:
@@ -236,10 +260,10 @@ def model_spec(name_or_path: str | os.PathLike) -> ModelSpec:
         return REGISTRY[text]
     folder = Path(text).expanduser()
     if folder.is_dir():
-        if not (folder / "unet").is_dir():
+        if not (folder / "unet").is_dir() and not (folder / "transformer").is_dir():
             raise MotionInversionError(
-                f"{folder} is not a diffusers pipeline folder (no unet/ inside): pass a folder saved with "
-                "save_pretrained, a Hub id, or one of " + ", ".join(REGISTRY)
+                f"{folder} is not a diffusers pipeline folder (no unet/ or transformer/ inside): pass a folder saved "
+                "with save_pretrained, a Hub id, or one of " + ", ".join(REGISTRY)
             )
         settings = {}
         if (folder / SETTINGS_FILE).is_file():
@@ -272,50 +296,50 @@ def _missing_weights_error(spec: ModelSpec, error: Exception) -> MotionInversion
     )
 
 
-def load_model(
-    name_or_path: str | os.PathLike = "zeroscope", device=None, dtype=None, offload: bool = False
-) -> VideoModel:
-    """Load a base model's VAE, text encoder, tokenizer, UNet and a DDIM scheduler, frozen, on `device`/`dtype`;
-    `offload` keeps the text encoder and VAE in CPU memory between their calls (`VideoModel.offload_encoders`)."""
-    from diffusers import AutoencoderKL, DDIMScheduler
-    from transformers import CLIPTextModel, CLIPTokenizer
+def family_for(spec: ModelSpec) -> Family:
+    """The family of the model `spec` names, from the registry or from its pipeline folder's configs (the Hub cache
+    for a Hub id); OSError or ValueError when they cannot be read."""
+    from diffusers import DiffusionPipeline, UNet3DConditionModel
 
+    if spec.family:
+        return family_named(spec.family)
+    if spec.motion_adapter:
+        return family_named("animatediff")
+    folder = Path(spec.source)
+    if folder.is_dir():
+        subfolder = "transformer" if (folder / "transformer").is_dir() else "unet"
+    else:
+        index = DiffusionPipeline.load_config(spec.source)  # the Hub repo's model_index.json
+        subfolder = "transformer" if "transformer" in index else "unet"
+    # any model class reads a component's config.json; the class it names is what counts
+    class_name = UNet3DConditionModel.load_config(spec.source, subfolder=subfolder).get("_class_name")
+    families = {"UNet3DConditionModel": "unet3d", "UNetMotionModel": "animatediff", "WanTransformer3DModel": "wan"}
+    if class_name not in families:
+        raise MotionInversionError(
+            f"model '{spec.name}' has a {class_name} {subfolder}; motion inversion supports "
+            f"{', '.join(families)} (ZeroScope, ModelScope, AnimateDiff, Wan)"
+        )
+    return family_named(families[class_name])
+
+
+def load_model(
+    name_or_path: str | os.PathLike = "zeroscope", device=None, dtype=None, offload: bool | None = None
+) -> VideoModel:
+    """Load a base model's VAE, text encoder, tokenizer, denoiser (UNet or transformer) and scheduler, frozen, on
+    `device`/`dtype`; `offload` keeps the text encoder and VAE in CPU memory between their calls
+    (`VideoModel.offload_encoders`; unset: the registry's choice, on for Wan's 11 GB text encoder)."""
     spec = model_spec(name_or_path)
     device, dtype = default_device_and_dtype(device, dtype)
-    source = spec.source
     try:
-        vae = AutoencoderKL.from_pretrained(source, subfolder="vae", torch_dtype=dtype)
-        text_encoder = CLIPTextModel.from_pretrained(source, subfolder="text_encoder", dtype=dtype)
-        tokenizer = CLIPTokenizer.from_pretrained(source, subfolder="tokenizer")
-        unet = _load_unet(spec, dtype)
-        scheduler_config = DDIMScheduler.load_config(source, subfolder="scheduler")
+        components = family_for(spec).load_components(spec, dtype)
     except (OSError, ValueError) as error:
         if isinstance(error, MotionInversionError):
             raise
         raise _missing_weights_error(spec, error) from error
-    # DDIM both samples and inverts; the model's own noise schedule and prediction type are kept.
-    scheduler = DDIMScheduler.from_config({**scheduler_config, **spec.scheduler_overrides})
-    model = VideoModel(spec.name, vae, text_encoder, tokenizer, unet, scheduler, spec)
-    for module in (model.vae, model.text_encoder, model.unet):
+    model = VideoModel(spec.name, spec=spec, **components)
+    for module in (model.vae, model.text_encoder, model.denoiser):
         module.requires_grad_(False)
         module.eval()
     model.to(device)
+    offload = spec.offload and device.type == "cuda" if offload is None else offload
     return model.offload_encoders() if offload else model
-
-
-def _load_unet(spec: ModelSpec, dtype: torch.dtype) -> nn.Module:
-    from diffusers import MotionAdapter, UNet2DConditionModel, UNet3DConditionModel, UNetMotionModel
-
-    if spec.motion_adapter:
-        unet2d = UNet2DConditionModel.from_pretrained(spec.source, subfolder="unet", torch_dtype=dtype)
-        adapter = MotionAdapter.from_pretrained(spec.motion_adapter, torch_dtype=dtype)
-        return UNetMotionModel.from_unet2d(unet2d, adapter).to(dtype)
-    config = UNet3DConditionModel.load_config(spec.source, subfolder="unet")
-    classes = {"UNet3DConditionModel": UNet3DConditionModel, "UNetMotionModel": UNetMotionModel}
-    unet_class = classes.get(config.get("_class_name"))
-    if unet_class is None:
-        raise MotionInversionError(
-            f"model '{spec.name}' has a {config.get('_class_name')} UNet; motion inversion supports "
-            f"{' and '.join(classes)} (ZeroScope, ModelScope, AnimateDiff)"
-        )
-    return unet_class.from_pretrained(spec.source, subfolder="unet", torch_dtype=dtype)

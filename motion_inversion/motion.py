@@ -1,8 +1,10 @@
 """`Motion`: a learned motion and its file format (one .safetensors file, never a pickle).
 
 File layout: tensors `embedding.<name>` (names as in `MotionInjection.state_dict`), optionally `inversion_latent`
-(the DDIM-inverted latent of the reference clip), and string metadata: format version, base model, family, frames,
-pixel and latent size, target blocks, prompt, steps, final loss, created-at, and the storage dtype.
+(the reference clip's latent inverted to the start of sampling: DDIM, or the flow ODE for Wan), and string metadata:
+format version, base model, family, frames, pixel and latent size, target blocks, the value grid's pooling, prompt,
+steps, final loss, created-at, and the storage dtype. `num_frames` counts video frames; the embeddings' frame axis
+is the model's latent frames (the same for the UNets; 1 + (frames - 1) / 4 for Wan).
 
 Tensors are stored in float16 (half the size: a ZeroScope 576x320x24 motion is 111 MB instead of 221 MB) and read
 back as float32, the precision everything computes in; files stored in float32 (`save(dtype=torch.float32)`, and
@@ -25,7 +27,8 @@ from torch import nn
 
 from .errors import MotionInversionError
 from .files import atomic_write
-from .inject import MotionInjection, find_temporal_layers, inject_motion, unet_family
+from .families import family_of
+from .inject import MotionInjection, find_motion_layers, inject_motion
 
 FORMAT_NAME = "motion-inversion"
 FORMAT_VERSION = "1"
@@ -56,18 +59,25 @@ class Motion:
     loss: float | None = None
     inversion_latent: torch.Tensor | None = None
     created_at: str = field(default_factory=_now)
+    value_pool: int = 1  # the value embeddings' grid is the token grid pooled this many times
+
+    @property
+    def embedding_frames(self) -> int:
+        """The embeddings' frame count (latent frames), read from a query-key tensor (frames, channels)."""
+        query_key = next(t for name, t in self.embeddings.items() if name.endswith(".query_key"))
+        return query_key.shape[0]
 
     # -- applying to a model ------------------------------------------------------------------------------------
-    def check_fits(self, unet: nn.Module) -> None:
-        """Raise MotionInversionError naming the first mismatch between this motion and `unet`."""
-        family = unet_family(unet)
+    def check_fits(self, denoiser: nn.Module) -> None:
+        """Raise MotionInversionError naming the first mismatch between this motion and `denoiser`."""
+        family = family_of(denoiser).name
         if family != self.family:
             raise MotionInversionError(
                 f"motion was learned on a '{self.family}' model ({self.base_model}) and cannot be used with a "
                 f"'{family}' model: pick a base model of the same family"
             )
         channels = {}
-        for layer in find_temporal_layers(unet):
+        for layer in find_motion_layers(denoiser):
             channels[f"{layer.name}.query_key"] = layer.channels
             for attn_name in layer.attentions:
                 channels[f"{layer.name}.{attn_name}.value"] = layer.channels
@@ -82,10 +92,13 @@ class Motion:
                     f"(learned on {self.base_model})"
                 )
 
-    def apply(self, unet: nn.Module, value_mode: str = "full", strength: float = 1.0) -> MotionInjection:
-        """Install these embeddings in `unet`; remove them with the returned object's `.remove()`."""
-        self.check_fits(unet)
-        injection = inject_motion(unet, self.num_frames, (self.latent_height, self.latent_width), self.target_blocks)
+    def apply(self, denoiser: nn.Module, value_mode: str = "full", strength: float = 1.0) -> MotionInjection:
+        """Install these embeddings in `denoiser`; remove them with the returned object's `.remove()`."""
+        self.check_fits(denoiser)
+        injection = inject_motion(
+            denoiser, self.embedding_frames, (self.latent_height, self.latent_width), self.target_blocks,
+            self.value_pool,
+        )  # fmt: skip
         try:
             injection.load_state_dict(self.embeddings)
             injection.value_mode = value_mode
@@ -108,6 +121,7 @@ class Motion:
             "latent_height": str(self.latent_height),
             "latent_width": str(self.latent_width),
             "target_blocks": json.dumps(self.target_blocks),
+            "value_pool": str(self.value_pool),
             "prompt": self.prompt,
             "steps": str(self.steps),
             "loss": "" if self.loss is None else repr(float(self.loss)),
@@ -158,17 +172,20 @@ class Motion:
                 steps=int(metadata.get("steps", "0")),
                 loss=float(metadata["loss"]) if metadata.get("loss") else None,
                 created_at=metadata.get("created_at", ""),
+                value_pool=int(metadata.get("value_pool", "1")),  # files before Wan have none: the token grid
             )
         except (KeyError, ValueError) as error:
             raise MotionInversionError(f"{path.name} has damaged motion metadata ({error})") from error
 
     @classmethod
-    def from_injection(cls, injection: MotionInjection, **fields) -> "Motion":
-        """Snapshot the embeddings currently installed in a UNet as a Motion."""
+    def from_injection(cls, injection: MotionInjection, num_frames: int | None = None, **fields) -> "Motion":
+        """Snapshot the embeddings currently installed in a model as a Motion (`num_frames`: the clip's video
+        frames; unset, the embeddings' frames)."""
         return cls(
             embeddings=injection.state_dict(),
-            family=unet_family(injection.unet),
-            num_frames=injection.num_frames,
+            family=injection.family.name,
+            num_frames=injection.num_frames if num_frames is None else num_frames,
+            value_pool=injection.value_pool,
             latent_height=injection.latent_size[0],
             latent_width=injection.latent_size[1],
             target_blocks=sorted({layer.block_name for layer in injection.layers}),

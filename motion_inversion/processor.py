@@ -17,13 +17,13 @@ from torch import nn
 from .embeddings import apply_value_mode, resample_frames, resize_grid
 
 
-class MotionAttnProcessor(nn.Module):
-    """Temporal self-attention with a motion query-key embedding and a motion value embedding.
+class MotionEmbeddingProcessor(nn.Module):
+    """What every motion processor holds: the embeddings, the generation-time controls, and the embeddings at the
+    current pass's size (value mode applied at the trained size, then resampled; embeddings.py).
 
-    `query_key` (frames, channels) may be the same Parameter object as in the sibling attention of the same
-    transformer block: the method shares one query-key embedding between a block's attn1 and attn2.
-    `value` is (h*w, frames, channels) for the latent grid `trained_grid`.
-    """
+    `query_key` (frames, channels) may be the same Parameter object as in a sibling attention of the same layer.
+    `value` is (h*w, frames, channels) for the grid `trained_grid`; `current_grid` is the grid of the current
+    forward pass, reported by a forward pre-hook that the model's family installs (families/)."""
 
     def __init__(self, query_key: nn.Parameter, value: nn.Parameter, trained_grid: tuple[int, int]):
         super().__init__()
@@ -33,7 +33,6 @@ class MotionAttnProcessor(nn.Module):
         # Generation-time controls, set by MotionInjection without reinstalling.
         self.value_mode = "full"
         self.strength = 1.0
-        # The latent grid of the current forward pass, reported by a forward pre-hook on the temporal transformer.
         self.current_grid = self.trained_grid
 
     def query_key_for(self, num_frames: int, dtype: torch.dtype) -> torch.Tensor:
@@ -45,6 +44,10 @@ class MotionAttnProcessor(nn.Module):
             return None
         value = resize_grid(value, self.trained_grid, self.current_grid)
         return (resample_frames(value, num_frames) * self.strength).to(dtype)  # (h*w, f, c)
+
+
+class MotionAttnProcessor(MotionEmbeddingProcessor):
+    """Temporal self-attention of a video UNet with a motion query-key and a motion value embedding."""
 
     def forward(
         self,

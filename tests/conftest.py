@@ -11,7 +11,7 @@ os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from motion_inversion.models import unet_forward  # noqa: E402
+from motion_inversion.models import denoiser_forward  # noqa: E402
 from motion_inversion.tiny import tiny_unet  # noqa: E402
 
 FAMILIES = ["unet3d", "animatediff"]
@@ -36,7 +36,7 @@ def unet_inputs(num_frames: int = NUM_FRAMES, latent_size=LATENT_SIZE, batch: in
 
 def run_unet(unet, inputs: dict) -> torch.Tensor:
     with torch.no_grad():
-        return unet_forward(unet, inputs["sample"], inputs["timestep"], inputs["encoder_hidden_states"])
+        return denoiser_forward(unet, inputs["sample"], inputs["timestep"], inputs["encoder_hidden_states"])
 
 
 # -- clips and a tiny pipeline on disk --

@@ -56,9 +56,9 @@ def test_motion_until_limits_the_embeddings_to_the_first_steps(tiny_model, motio
     assert torch.equal(generate(with_recipe, motion, "a blue square", steps=4, noise_prior=0.0), half)
     camera = generate(with_recipe, motion, "a blue square", motion_type="camera", steps=4, noise_prior=0.0)
     assert torch.equal(camera, video(motion_type="camera", motion_until=1.0))
-    original = dict(tiny_model.unet.attn_processors)
+    original = dict(tiny_model.denoiser.attn_processors)
     video(motion_until=0.25)
-    assert all(tiny_model.unet.attn_processors[name] is processor for name, processor in original.items())
+    assert all(tiny_model.denoiser.attn_processors[name] is processor for name, processor in original.items())
     with pytest.raises(MotionInversionError, match="motion_until must be between 0 and 1, got 1.5"):
         video(motion_until=1.5)
 
@@ -86,10 +86,10 @@ def test_refusals(tiny_model, motion):
 def test_an_error_mid_generation_leaves_the_original_processors(tiny_model, motion):
     from test_inversion import Interrupted, fail_at_step
 
-    original = dict(tiny_model.unet.attn_processors)
+    original = dict(tiny_model.denoiser.attn_processors)
     plain = generate(tiny_model, None, "a red circle", steps=2)
     with pytest.raises(Interrupted):
         generate(tiny_model, motion, "a red circle", steps=4, callback=fail_at_step(2))
-    after = tiny_model.unet.attn_processors
+    after = tiny_model.denoiser.attn_processors
     assert after.keys() == original.keys() and all(after[name] is original[name] for name in original)
     assert torch.equal(generate(tiny_model, None, "a red circle", steps=2), plain)  # the plain model, as before

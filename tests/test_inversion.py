@@ -9,7 +9,7 @@ from conftest import TINY_FRAMES, make_clip
 from motion_inversion import Motion, MotionInversionError, inject_motion
 from motion_inversion.errors import MotionInversionWarning
 from motion_inversion.inversion import invert
-from motion_inversion.models import unet_forward
+from motion_inversion.models import denoiser_forward
 from motion_inversion.video import read_clip
 
 
@@ -19,14 +19,14 @@ def fixed_evaluation_loss(model, clip_path, motion=None) -> float:
     latents = model.encode_frames(frames)
     text = model.encode_text(["a test pattern"])
     generator = torch.Generator().manual_seed(123)
-    injection = motion.apply(model.unet) if motion is not None else None
+    injection = motion.apply(model.denoiser) if motion is not None else None
     total = 0.0
     with torch.no_grad():
         for t in (100, 300, 500, 700, 900):
             noise = torch.randn(latents.shape, generator=generator)
             timestep = torch.tensor([t])
             noisy = model.scheduler.add_noise(latents, noise, timestep)
-            total += torch.nn.functional.mse_loss(unet_forward(model.unet, noisy, timestep, text), noise).item()
+            total += torch.nn.functional.mse_loss(denoiser_forward(model.denoiser, noisy, timestep, text), noise).item()
     if injection is not None:
         injection.remove()
     return total / 5
@@ -54,7 +54,7 @@ def test_stop_via_callback_returns_usable_motion(tiny_model, clip_path, tmp_path
     assert motion.steps == 3 and motion.loss == pytest.approx(sum(s[2] for s in seen) / 3)
     assert motion.inversion_latent.shape == (1, 4, TINY_FRAMES, 16, 16)
     reloaded = Motion.load(motion.save(tmp_path / "stopped.safetensors"))
-    reloaded.apply(tiny_model.unet).remove()
+    reloaded.apply(tiny_model.denoiser).remove()
 
 
 def test_same_seed_same_motion_and_other_seed_differs(tiny_model, clip_path):
@@ -68,12 +68,12 @@ def test_same_seed_same_motion_and_other_seed_differs(tiny_model, clip_path):
 
 @pytest.mark.parametrize("granularity", [True, "block"])  # True: per layer
 def test_gradient_checkpointing_gives_the_same_motion_and_restores_the_unet(tiny_model, clip_path, granularity):
-    names_before = [name for name, _ in tiny_model.unet.named_modules()]
+    names_before = [name for name, _ in tiny_model.denoiser.named_modules()]
     plain = invert(tiny_model, clip_path, steps=2, inversion_steps=0)
     checkpointed = invert(tiny_model, clip_path, steps=2, inversion_steps=0, gradient_checkpointing=granularity)
     for name in plain.embeddings:
         torch.testing.assert_close(checkpointed.embeddings[name], plain.embeddings[name], rtol=1e-4, atol=1e-6)
-    assert [name for name, _ in tiny_model.unet.named_modules()] == names_before
+    assert [name for name, _ in tiny_model.denoiser.named_modules()] == names_before
 
 
 def test_checkpoints_are_written(tiny_model, clip_path, tmp_path):
@@ -108,7 +108,7 @@ def test_bad_settings_are_refused(tiny_model, clip_path):
 
 def test_unet_is_left_clean(tiny_model, clip_path):
     invert(tiny_model, clip_path, steps=1, inversion_steps=0)
-    inject_motion(tiny_model.unet, TINY_FRAMES, (16, 16)).remove()  # would refuse if embeddings were left behind
+    inject_motion(tiny_model.denoiser, TINY_FRAMES, (16, 16)).remove()  # would refuse if embeddings were left behind
 
 
 class Interrupted(Exception):
@@ -124,10 +124,10 @@ def fail_at_step(step: int):
 
 
 def test_an_error_mid_inversion_leaves_the_original_processors(tiny_model, clip_path):
-    original = dict(tiny_model.unet.attn_processors)
+    original = dict(tiny_model.denoiser.attn_processors)
     with pytest.raises(Interrupted):
         invert(tiny_model, clip_path, steps=10, inversion_steps=0, callback=fail_at_step(3))
-    after = tiny_model.unet.attn_processors
+    after = tiny_model.denoiser.attn_processors
     assert after.keys() == original.keys() and all(after[name] is original[name] for name in original)
 
 
@@ -140,4 +140,4 @@ def test_progress_reports_each_stage_in_order_and_a_stop_while_preparing_learns_
     with pytest.raises(MotionInversionError, match=r"stopped while inverting the clip \(2/4\): nothing was learned"):
         invert(tiny_model, clip_path, steps=3, inversion_steps=4,
                on_progress=lambda p: p.stage == "inverting" and p.step == 2)  # fmt: skip
-    inject_motion(tiny_model.unet, TINY_FRAMES, (16, 16)).remove()  # nothing was left installed
+    inject_motion(tiny_model.denoiser, TINY_FRAMES, (16, 16)).remove()  # nothing was left installed

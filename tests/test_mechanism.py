@@ -5,9 +5,9 @@ import torch
 from conftest import LATENT_SIZE, NUM_FRAMES, run_unet, unet_inputs
 from diffusers.models.attention_processor import AttnProcessor2_0
 
-from motion_inversion import MotionAttnProcessor, MotionInversionError, inject_motion, unet_family
+from motion_inversion import MotionAttnProcessor, MotionInversionError, family_of, inject_motion
 from motion_inversion.embeddings import frame_difference
-from motion_inversion.models import unet_forward
+from motion_inversion.models import denoiser_forward
 
 EXPECTED_TARGETS = {
     "unet3d": ["down_blocks.1.temp_attentions.0", "up_blocks.0.temp_attentions.0", "up_blocks.0.temp_attentions.1"],
@@ -23,7 +23,7 @@ def fill_randomly(injection, seed: int = 0, scale: float = 0.5) -> None:
 
 
 def test_processors_replaced_only_on_targeted_temporal_attentions(unet):
-    family = unet_family(unet)
+    family = family_of(unet).name
     before = dict(unet.attn_processors)
     injection = inject_motion(unet, NUM_FRAMES, LATENT_SIZE)
     after = unet.attn_processors
@@ -45,7 +45,7 @@ def test_processors_replaced_only_on_targeted_temporal_attentions(unet):
 
 
 def test_targets_selectable_by_block_pattern(unet):
-    family = unet_family(unet)
+    family = family_of(unet).name
     container = "temp_attentions" if family == "unet3d" else "motion_modules"
     injection = inject_motion(unet, NUM_FRAMES, LATENT_SIZE, target_blocks=[f"down_blocks.*.{container}.*"])
     assert sorted({layer.block_name for layer in injection.layers}) == [
@@ -98,7 +98,7 @@ def test_training_changes_only_embeddings_and_all_get_gradients(unet):
     target = torch.randn_like(inputs["sample"])
     for step in range(3):
         optimizer.zero_grad()
-        prediction = unet_forward(unet, inputs["sample"], inputs["timestep"], inputs["encoder_hidden_states"])
+        prediction = denoiser_forward(unet, inputs["sample"], inputs["timestep"], inputs["encoder_hidden_states"])
         loss = torch.nn.functional.mse_loss(prediction, target)
         loss.backward()
         if step == 0:

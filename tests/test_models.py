@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from motion_inversion import REGISTRY, MotionInversionError, inject_motion, load_model
-from motion_inversion.models import unet_forward
+from motion_inversion.models import denoiser_forward
 from motion_inversion.tiny import save_tiny_pipeline
 
 
@@ -12,18 +12,18 @@ from motion_inversion.tiny import save_tiny_pipeline
 def test_load_local_pipeline_folder(tmp_path, family):
     folder = save_tiny_pipeline(tmp_path / "pipe", family, height=32, width=48, num_frames=6)
     model = load_model(folder, device="cpu")
-    assert model.family == family
+    assert model.family.name == family
     assert (model.spec.height, model.spec.width, model.spec.num_frames) == (32, 48, 6)
     assert model.name == f"tiny-{family}"
     assert model.latent_size(32, 48) == (16, 24)
-    assert not any(p.requires_grad for p in model.unet.parameters())
+    assert not any(p.requires_grad for p in model.denoiser.parameters())
     assert model.device.type == "cpu" and model.dtype == torch.float32
 
     tokens = model.tokenizer(["a red circle"], padding="max_length", max_length=16, return_tensors="pt").input_ids
     text = model.text_encoder(tokens)[0]
-    injection = inject_motion(model.unet, 6, (16, 24))
+    injection = inject_motion(model.denoiser, 6, (16, 24))
     with torch.no_grad():
-        out = unet_forward(model.unet, torch.randn(1, 4, 6, 16, 24), torch.tensor(10), text)
+        out = denoiser_forward(model.denoiser, torch.randn(1, 4, 6, 16, 24), torch.tensor(10), text)
     assert out.shape == (1, 4, 6, 16, 24)
     injection.remove()
 

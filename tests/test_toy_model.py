@@ -22,7 +22,7 @@ def test_the_toy_model_is_a_small_diffusers_pipeline_folder(toy):
     folder = Path(REGISTRY["toy"].source)
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     assert size <= 25 * 2**20
-    assert {type(m).__name__ for m in (toy.vae, toy.text_encoder, toy.unet, toy.scheduler)} == {
+    assert {type(m).__name__ for m in (toy.vae, toy.text_encoder, toy.denoiser, toy.scheduler)} == {
         "AutoencoderKL", "CLIPTextModel", "UNet3DConditionModel", "DDIMScheduler"
     }  # fmt: skip
     assert (toy.spec.height, toy.spec.width, toy.spec.num_frames) == (clips.SIZE, clips.SIZE, clips.NUM_FRAMES)

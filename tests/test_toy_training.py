@@ -50,7 +50,7 @@ def test_three_steps_then_two_more_after_resuming_equal_five_steps(tmp_path):
 def test_resume_starts_from_the_exported_model_when_there_is_no_checkpoint(tmp_path):
     run(tmp_path / "first", "--stop-at", "2")
     (tmp_path / "first" / "checkpoint" / "state.pt").unlink()
-    exported = load_model(tmp_path / "first" / "model", device="cpu").unet.state_dict()
+    exported = load_model(tmp_path / "first" / "model", device="cpu").denoiser.state_dict()
     state = run(tmp_path / "first", "--stop-at", "1", "--resume")
     assert state["step"] == 1
     record = json.loads((tmp_path / "first" / "model" / "training.json").read_text())
