@@ -5,7 +5,7 @@ import time
 
 import torch
 
-from motion_inversion.random_models import random_unet
+from motion_inversion.random_models import random_denoiser
 
 # The real architectures at their full sizes: label, frames, latent (h, w) and text-embedding width.
 ARCHITECTURES = {
@@ -17,7 +17,7 @@ ARCHITECTURES = {
 def real_unet(name: str, dtype: torch.dtype, device: str):
     """The UNet architecture of `name` with random weights (real weights cannot be downloaded here)."""
     torch.manual_seed(0)
-    return random_unet(name).to(device, dtype)
+    return random_denoiser(name).to(device, dtype)
 
 
 def peak_memory_mib(device: str) -> float:

@@ -28,7 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from motion_inversion import inject_motion
 from motion_inversion.checkpointing import checkpointed_blocks, layers_of
 from motion_inversion.models import denoiser_forward
-from motion_inversion.random_models import CONFIGS, random_unet
+from motion_inversion.random_models import CONFIGS, random_denoiser
 
 H100_BF16_FLOPS = 989e12
 GIB = 2**30
@@ -53,7 +53,7 @@ def attention_as_flash():
 
 def build(folder: Path, which: str):
     with init_empty_weights(include_buffers=True):  # buffers too (AnimateDiff's positional table)
-        unet = random_unet(which, folder)
+        unet = random_denoiser(which, folder)
     return unet.to(dtype=torch.bfloat16).requires_grad_(False)
 
 

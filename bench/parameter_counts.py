@@ -10,7 +10,7 @@ from pathlib import Path
 from accelerate import init_empty_weights
 
 from motion_inversion import inject_motion
-from motion_inversion.random_models import CONFIGS, random_unet
+from motion_inversion.random_models import CONFIGS, random_denoiser
 
 
 def main() -> None:
@@ -19,7 +19,7 @@ def main() -> None:
     folder = parser.parse_args().configs
 
     with init_empty_weights():
-        zeroscope, animatediff = random_unet("zeroscope", folder), random_unet("animatediff", folder)
+        zeroscope, animatediff = random_denoiser("zeroscope", folder), random_denoiser("animatediff", folder)
 
     rows = [
         ("ZeroScope", zeroscope, "576x320", 24, (40, 72)),

@@ -18,7 +18,7 @@ import numpy as np
 from motion_inversion import load_model
 from motion_inversion.generation import generate
 from motion_inversion.inject import inject_motion
-from motion_inversion.inversion import invert_latents, invert
+from motion_inversion.inversion import invert, invert_latents
 from motion_inversion.models import denoiser_forward
 from motion_inversion.motion import Motion
 from motion_inversion.toy import clips, tracker

@@ -4,9 +4,9 @@ Without a motion it is the plain base model, the baseline to compare against. Wi
 for the call's first sampling steps (the recipe's `motion_until` share; the paper's: all) and removed afterwards,
 with the value mode chosen by the motion type (paper: camera no value embedding, object and hybrid its frame
 difference; each model's recipe may differ, models.py), and the initial latent blends the motion's inversion latent
-(DDIM, or the flow ODE for Wan) with fresh noise, z = sqrt(p) z_inv + sqrt(1 - p) eps. When the requested frames or size differ from the
-motion's, the embeddings are resampled (see embeddings.py) and the initial latent is plain noise (the inversion
-latent describes another shape), with a warning.
+(DDIM, or the flow ODE for Wan) with fresh noise, z = sqrt(p) z_inv + sqrt(1 - p) eps. When the requested frames or
+size differ from the motion's, the embeddings are resampled (see embeddings.py) and the initial latent is plain noise
+(the inversion latent describes another shape), with a warning.
 """
 
 import math

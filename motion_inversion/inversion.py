@@ -165,7 +165,8 @@ def invert(
 
         def snapshot(done: int) -> Motion:
             return Motion.from_injection(
-                injection, num_frames=reference.num_frames, base_model=model.name, height=height, width=width, prompt=prompt, steps=done,
+                injection, num_frames=reference.num_frames, base_model=model.name, height=height, width=width,
+                prompt=prompt, steps=done,
                 loss=sum(recent_losses) / len(recent_losses) if recent_losses else None,
                 inversion_latent=inversion_latent,
             )  # fmt: skip

@@ -235,7 +235,9 @@ class VideoModel:
         return self
 
 
-def denoiser_forward(denoiser: nn.Module, latents: torch.Tensor, timestep, text_embeddings: torch.Tensor) -> torch.Tensor:
+def denoiser_forward(
+    denoiser: nn.Module, latents: torch.Tensor, timestep, text_embeddings: torch.Tensor
+) -> torch.Tensor:
     """The prediction of a bare denoiser (no VideoModel around it) for (batch, channels, frames, h, w) latents and
     (batch, tokens, dim) text embeddings, as its family calls it."""
     return family_of(denoiser).predict(denoiser, latents, timestep, text_embeddings)

@@ -26,8 +26,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 from .errors import MotionInversionError
-from .files import atomic_write
 from .families import family_of
+from .files import atomic_write
 from .inject import MotionInjection, find_motion_layers, inject_motion
 
 FORMAT_NAME = "motion-inversion"

@@ -111,3 +111,55 @@ def save_tiny_pipeline(folder: str | Path, family: str = "unet3d", height: int =
     settings = dict(name=f"tiny-{family}", height=height, width=width, num_frames=num_frames, steps=2, guidance=7.5)
     (folder / "motion_inversion.json").write_text(json.dumps(settings, indent=2))
     return folder
+
+
+# -- a tiny Wan (families/wan.py): the same classes as Wan 2.1, a few thousand parameters ---------------------------
+def tiny_wan_transformer(seed: int = 0, num_layers: int = 2):
+    from diffusers import WanTransformer3DModel
+
+    torch.manual_seed(seed)
+    return WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
+        text_dim=32, freq_dim=32, ffn_dim=32, num_layers=num_layers, rope_max_seq_len=32,
+    )  # fmt: skip
+
+
+def tiny_wan_vae(seed: int = 0):
+    """Wan 2.1's VAE layout (8x spatial, 4x causal temporal compression, 16 latent channels) at 8 base channels."""
+    from diffusers import AutoencoderKLWan
+
+    torch.manual_seed(seed)
+    return AutoencoderKLWan(base_dim=8, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                            temperal_downsample=[False, True, True])  # fmt: skip
+
+
+def tiny_umt5(vocab_size: int, seed: int = 0):
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    torch.manual_seed(seed)
+    config = UMT5Config(vocab_size=vocab_size, d_model=32, d_kv=8, d_ff=32, num_layers=1, num_heads=4,
+                        relative_attention_num_buckets=8)  # fmt: skip
+    return UMT5EncoderModel(config)
+
+
+def tiny_flow_scheduler():
+    """The scheduler Wan's Diffusers repos ship: UniPC on flow-matching sigmas with a shift of 3."""
+    from diffusers import UniPCMultistepScheduler
+
+    return UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
+
+
+def save_tiny_wan_pipeline(folder: str | Path, height: int = 64, width: int = 64, num_frames: int = 17,
+                           seed: int = 0) -> Path:  # fmt: skip
+    """A complete tiny Wan pipeline folder (transformer/, vae/, text_encoder/, tokenizer/, scheduler/)."""
+    folder = Path(folder)
+    tokenizer = tiny_tokenizer(folder / "tokenizer")
+    tokenizer.save_pretrained(folder / "tokenizer")
+    tiny_umt5(len(tokenizer), seed).save_pretrained(folder / "text_encoder")
+    tiny_wan_vae(seed).save_pretrained(folder / "vae")
+    tiny_wan_transformer(seed).save_pretrained(folder / "transformer")
+    tiny_flow_scheduler().save_pretrained(folder / "scheduler")
+    settings = dict(name="tiny-wan", height=height, width=width, num_frames=num_frames, steps=2, guidance=5.0, fps=16,
+                    value_pool=2)  # fmt: skip
+    (folder / "motion_inversion.json").write_text(json.dumps(settings, indent=2))
+    return folder

@@ -26,7 +26,9 @@ def fixed_evaluation_loss(model, clip_path, motion=None) -> float:
             noise = torch.randn(latents.shape, generator=generator)
             timestep = torch.tensor([t])
             noisy = model.scheduler.add_noise(latents, noise, timestep)
-            total += torch.nn.functional.mse_loss(denoiser_forward(model.denoiser, noisy, timestep, text), noise).item()
+            total += torch.nn.functional.mse_loss(
+                denoiser_forward(model.denoiser, noisy, timestep, text), noise
+            ).item()
     if injection is not None:
         injection.remove()
     return total / 5

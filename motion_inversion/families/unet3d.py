@@ -48,8 +48,11 @@ class UNet3DFamily(Family):
                 channels = next(iter(attentions.values())).to_q.in_features
                 layers.append(
                     MotionLayer(
-                        name=f"{block_name}.transformer_blocks.{index}", block_name=block_name,
-                        attentions=attentions, channels=channels, downsampling=levels[_top_level_name(block_name)],
+                        name=f"{block_name}.transformer_blocks.{index}",
+                        block_name=block_name,
+                        attentions=attentions,
+                        channels=channels,
+                        downsampling=levels[_top_level_name(block_name)],
                         block=block,
                     )  # fmt: skip
                 )

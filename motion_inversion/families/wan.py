@@ -42,8 +42,11 @@ class WanFamily(Family):
         patch_halvings = int(math.log2(denoiser.config.patch_size[1]))
         return [
             MotionLayer(
-                name=f"blocks.{index}", block_name=f"blocks.{index}", attentions={"attn1": block.attn1},
-                channels=block.attn1.to_q.in_features, downsampling=patch_halvings,
+                name=f"blocks.{index}",
+                block_name=f"blocks.{index}",
+                attentions={"attn1": block.attn1},
+                channels=block.attn1.to_q.in_features,
+                downsampling=patch_halvings,
             )  # fmt: skip
             for index, block in enumerate(denoiser.blocks)
         ]
@@ -147,7 +150,8 @@ class WanFamily(Family):
         from transformers import AutoTokenizer, UMT5EncoderModel
 
         source = spec.source
-        scheduler_config = diffusers.SchedulerMixin.load_config(source, subfolder="scheduler")
+        # any scheduler class reads scheduler_config.json; the class it names is the one built
+        scheduler_config = diffusers.UniPCMultistepScheduler.load_config(source, subfolder="scheduler")
         scheduler_class = getattr(diffusers, scheduler_config.get("_class_name", ""), None)
         if scheduler_class is None:
             raise ValueError(f"unknown scheduler {scheduler_config.get('_class_name')!r}")
