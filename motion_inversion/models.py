@@ -108,8 +108,9 @@ REGISTRY: dict[str, ModelSpec] = {
             description="Stable Diffusion 1.5 + AnimateDiff motion adapter v1-5-2 (UNetMotionModel)",
         ),
         # Wan (families/wan.py): the recipe values below are the paper's (lr, steps, value modes, noise prior) and a
-        # motion-size budget (value_pool 4 with every 5th block: a 480x832, 81-frame Wan 2.1 1.3B motion is 44.6 MB);
-        # none is measured on Wan yet (docs/wan.md). guidance 5 and 50 steps are Wan's own pipeline defaults; the
+        # cost budget (the value grid pooled 4x, every 3rd of the last 13 blocks: a 480x832, 81-frame Wan 2.1 1.3B
+        # motion is 38 MB; 400 steps fit 5 minutes on an H100 at 40% of peak); no fidelity is measured on Wan yet
+        # (docs/wan.md). guidance 5 and 50 steps are Wan's own pipeline defaults; the
         # UMT5-XXL text encoder (~11 GB in bf16) is offloaded so that the 1.3B model fits a 16 GB card.
         ModelSpec(
             "wan2.1-1.3b", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", height=480, width=832, num_frames=81, fps=16, steps=50,
