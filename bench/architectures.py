@@ -1,7 +1,8 @@
-"""The real architectures end to end on a CPU: ZeroScope's and AnimateDiff's UNets with random weights
-(motion_inversion/random_models.py), at a small clip size, through invert -> Motion.save -> Motion.load -> generate.
+"""The real architectures end to end on a CPU: ZeroScope's and AnimateDiff's UNets and Wan 2.1 1.3B's and Wan 2.2
+5B's transformers with random weights (motion_inversion/random_models.py), at a small clip size, through invert ->
+Motion.save -> Motion.load -> generate.
 
-    python bench/architectures.py [--size 64 --frames 8 --steps 2 --inversion-steps 50]
+    python bench/architectures.py [--size 64 --frames 8 --wan-frames 17 --steps 2 --inversion-steps 50] [--only-wan]
 
 Per architecture, in its own process (so each peak memory is its own): building the model, learning a motion
 (`--steps` training steps after `--inversion-steps` DDIM inversion steps) without and with gradient checkpointing,
@@ -53,14 +54,16 @@ def run(name: str, size: int, frames: int, steps: int, inversion_steps: int) -> 
     started = time.perf_counter()
     model = random_weight_model(name, height=size, width=size, num_frames=frames)
     parameters = sum(p.numel() for p in model.denoiser.parameters()) / 1e9
-    row("build (random weights)", started, f"UNet {parameters:.2f} B parameters, fp32")
+    kind = "transformer" if model.family.name == "wan" else "UNet"
+    row("build (random weights)", started, f"{kind} {parameters:.2f} B parameters, fp32")
     clip = moving_square(frames, size)
     for checkpointing in (False, True):
         started = time.perf_counter()
         motion = invert(model, clip, prompt="a white square", steps=steps, inversion_steps=inversion_steps,
                         gradient_checkpointing=checkpointing)  # fmt: skip
+        inverted_by = "flow-ODE" if model.family.name == "wan" else "DDIM"
         row(f"invert, {steps} steps" + (" + checkpointing" if checkpointing else ""), started,
-            f"after {inversion_steps} DDIM inversion steps; loss {motion.loss:.4f}")  # fmt: skip
+            f"after {inversion_steps} {inverted_by} inversion steps; loss {motion.loss:.4f}")  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
         path = motion.save(Path(folder) / f"{name}.safetensors")
@@ -79,21 +82,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--wan-frames", type=int, default=17, help="frames for Wan (its VAE takes 1 + 4k)")
+    parser.add_argument("--only-wan", action="store_true")
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--inversion-steps", type=int, default=50)
     parser.add_argument("--only", choices=ARCHITECTURES, help="(internal) run one architecture, print JSON rows")
     args = parser.parse_args()
-    settings = [str(v) for v in ("--size", args.size, "--frames", args.frames, "--steps", args.steps,
-                                 "--inversion-steps", args.inversion_steps)]  # fmt: skip
+    settings = [str(v) for v in ("--size", args.size, "--steps", args.steps, "--inversion-steps",
+                                 args.inversion_steps)]  # fmt: skip
     if args.only:
         print(json.dumps(run(args.only, args.size, args.frames, args.steps, args.inversion_steps)))
         return
     rows = []
     for name in ARCHITECTURES:
-        result = subprocess.run([sys.executable, __file__, "--only", name, *settings], capture_output=True,
-                                text=True, check=True)  # fmt: skip
+        if args.only_wan and not name.startswith("wan"):
+            continue
+        frames = args.wan_frames if name.startswith("wan") else args.frames
+        result = subprocess.run([sys.executable, __file__, "--only", name, "--frames", str(frames), *settings],
+                                capture_output=True, text=True, check=True)  # fmt: skip
         rows += [tuple(r) for r in json.loads(result.stdout.strip().splitlines()[-1])]
-    title = f"; {args.size}x{args.size}x{args.frames}, float32, torch {torch.__version__}"
+    title = (f"; {args.size}x{args.size}, {args.frames} frames (Wan: {args.wan_frames}), float32, "
+             f"torch {torch.__version__}")  # fmt: skip
     report(rows, ["architecture", "what", "seconds", "peak memory GiB", "note"], title, gpu_rows=False)
 
 

@@ -7,15 +7,16 @@ import torch
 
 from motion_inversion.random_models import random_denoiser
 
-# The real architectures at their full sizes: label, frames, latent (h, w) and text-embedding width.
+# The real architectures at their full sizes: label, latent frames, latent (h, w), text embeddings (tokens, width).
 ARCHITECTURES = {
-    "zeroscope": ("ZeroScope arch, 576x320x24", 24, (40, 72), 1024),
-    "animatediff": ("AnimateDiff v1-5-2 arch, 512x512x16", 16, (64, 64), 768),
+    "zeroscope": ("ZeroScope arch, 576x320x24", 24, (40, 72), (77, 1024)),
+    "animatediff": ("AnimateDiff v1-5-2 arch, 512x512x16", 16, (64, 64), (77, 768)),
+    "wan2.1-1.3b": ("Wan 2.1 T2V 1.3B arch, 480x832x49", 13, (60, 104), (512, 4096)),  # 49 frames: 13 latent
 }
 
 
 def real_unet(name: str, dtype: torch.dtype, device: str):
-    """The UNet architecture of `name` with random weights (real weights cannot be downloaded here)."""
+    """The UNet or transformer architecture of `name` with random weights (real weights cannot be downloaded)."""
     torch.manual_seed(0)
     return random_denoiser(name).to(device, dtype)
 

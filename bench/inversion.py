@@ -4,25 +4,24 @@
 
 (a) the tiny config and the shipped toy model on CPU, through the real `invert()` (clip decoding, VAE, DDIM
     inversion and training);
-(b) the ZeroScope and AnimateDiff UNet architectures (random weights) at 576x320x24 and 512x512x16, bf16, on CUDA
-    when available: one training step without and with gradient checkpointing (per block, per layer), the share of
-    the H100's dense bf16 peak it reaches (FLOPs counted exactly by bench/cost.py), and the embedding-free forward.
+(b) the ZeroScope and AnimateDiff UNet and Wan 2.1 1.3B transformer architectures (random weights) at 576x320x24,
+    512x512x16 and 480x832x49, bf16, on CUDA when available: one training step without and with gradient
+    checkpointing (UNets: per block, per layer; Wan: per transformer block), the share of the H100's dense bf16 peak
+    it reaches (FLOPs counted exactly by bench/cost.py), and the embedding-free forward.
 Prints a markdown table; not a pass/fail test.
 """
 
 import argparse
 import tempfile
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 from common import ARCHITECTURES, peak_memory_mib, real_unet, report, reset_peak, timed
 
 from motion_inversion import inject_motion, load_model
-from motion_inversion.checkpointing import checkpointed_blocks
 from motion_inversion.inversion import invert, motion_loss
-from motion_inversion.models import denoiser_forward
+from motion_inversion.models import REGISTRY, denoiser_forward
 from motion_inversion.tiny import save_tiny_pipeline
 from motion_inversion.video import ffmpeg_exe
 
@@ -59,12 +58,12 @@ def toy_rows(steps: int) -> list[tuple]:
 def architecture_rows(name: str, device: str, repeats: int) -> list[tuple]:
     import cost  # the exact FLOPs of the same step, counted on the meta device
 
-    label, frames, latent, text_dim = ARCHITECTURES[name]
+    label, frames, latent, text_shape = ARCHITECTURES[name]
     dtype = torch.bfloat16
     unet = real_unet(name, dtype, device)
     counted = cost.build(cost.CONFIGS, name)
-    latents = torch.randn(1, 4, frames, *latent, device=device, dtype=dtype)
-    text = torch.randn(1, 77, text_dim, device=device, dtype=dtype)
+    latents = torch.randn(1, unet.config.in_channels, frames, *latent, device=device, dtype=dtype)
+    text = torch.randn(1, *text_shape, device=device, dtype=dtype)
     timestep = torch.tensor([500], device=device)
     rows = []
 
@@ -76,7 +75,8 @@ def architecture_rows(name: str, device: str, repeats: int) -> list[tuple]:
     rows.append((f"{label}, bf16: forward, no embeddings", timed(forward_only, repeats, device),
                  peak_memory_mib(device), "reference"))  # fmt: skip
 
-    injection = inject_motion(unet, frames, latent)
+    value_pool = REGISTRY[name].value_pool
+    injection = inject_motion(unet, frames, latent, value_pool=value_pool)
     optimizer = torch.optim.AdamW(injection.parameters(), lr=0.02)
     for parameter in injection.parameters():
         parameter.requires_grad_(True)
@@ -88,13 +88,12 @@ def architecture_rows(name: str, device: str, repeats: int) -> list[tuple]:
         loss.backward()
         optimizer.step()
 
-    for checkpointing in (None, "block", "layer"):  # bench/cost.py predicts the peak memory of each
-        trained = [layer.name for layer in injection.layers]
-        context = checkpointed_blocks(unet, trained, checkpointing) if checkpointing else nullcontext()
-        with context:
+    modes = (None, "block") if injection.family.name == "wan" else (None, "block", "layer")
+    for checkpointing in modes:  # bench/cost.py predicts the peak memory of each
+        with injection.family.gradient_checkpointing(unet, injection.layers, checkpointing):
             reset_peak(device)
             seconds = timed(train_step, repeats, device)
-        flops = cost.step_cost(counted, frames, latent, text_dim, checkpointing)["total"]
+        flops = cost.step_cost(counted, frames, latent, text_shape, checkpointing, value_pool)["total"]
         share = flops / seconds / cost.H100_BF16_FLOPS
         what = f"{label}, bf16: inversion step" + (f" + checkpointing per {checkpointing}" if checkpointing else "")
         note = f"400 steps: {400 * seconds:.0f} s; {flops / 1e12:.1f} TFLOP, {share:.0%} of 989 TFLOP/s"
