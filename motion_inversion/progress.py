@@ -4,7 +4,8 @@ A job calls `on_progress(Progress(stage, step, total, loss))` as it goes; the ca
 the job at that point. Stages, in order:
 
     learning a motion:   loading (the model) -> reading (the clip) -> encoding (frames to latents)
-                         -> inverting (DDIM inversion, step k of 50) -> learning (step k of N, with the loss)
+                         -> inverting (the sampler run backwards: DDIM, or the flow ODE for Wan; step k of 50)
+                         -> learning (step k of N, with the loss)
                          -> saving
     generating a video:  loading -> sampling (step k of N) -> decoding -> saving
 
@@ -20,7 +21,7 @@ STAGE_WORDS = {
     "loading": "loading the model",
     "reading": "reading the clip",
     "encoding": "encoding the frames",
-    "inverting": "inverting the clip (DDIM)",
+    "inverting": "inverting the clip",
     "learning": "learning the motion",
     "sampling": "generating",
     "decoding": "decoding the frames",
@@ -36,7 +37,7 @@ class Progress:
     loss: float | None = None  # learning only: this step's loss
 
     def describe(self) -> str:
-        """'inverting the clip (DDIM) 12/50' or 'loading the model'."""
+        """'inverting the clip 12/50' or 'loading the model'."""
         words = STAGE_WORDS.get(self.stage, self.stage)
         return f"{words} {self.step}/{self.total}" if self.total > 1 else words
 
