@@ -66,7 +66,7 @@ def _read_clip(args: argparse.Namespace, clip_path: str, spec):
     with _notes_to_stderr():
         return load_reference_clip(
             clip_path, args.frames or spec.num_frames, spec.height, spec.width, spec.fps, args.start, args.end,
-            args.sampling, args.fit,
+            args.sampling, args.fit, spec.frame_step,
         )  # fmt: skip
 
 

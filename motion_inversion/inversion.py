@@ -32,17 +32,27 @@ LOSSES = ("base", "debiased")
 InversionCallback = Callable[[int, int, float], bool | None]
 
 
+def usable_frames(num_frames: int, frame_step: int) -> int:
+    """The largest count <= num_frames of the form 1 + k * frame_step (Wan's VAE: 1 + 4k; the UNets' step is 1)."""
+    return 1 + (num_frames - 1) // frame_step * frame_step if num_frames > 0 else 0
+
+
 def load_reference_clip(
     clip: str | os.PathLike | Clip, num_frames: int, height: int, width: int, model_fps: float = 8.0,
-    start: float = 0.0, end: float | None = None, sampling: str = "auto", fit: str = "crop",
+    start: float = 0.0, end: float | None = None, sampling: str = "auto", fit: str = "crop", frame_step: int = 1,
 ) -> Clip:  # fmt: skip
     """The reference frames at the model's size, sampled from the selection `start`-`end` seconds as sampling.py
     plans (its one-line description is kept in `Clip.description`). A clip with fewer than `num_frames` frames
-    there is used at its own length; one with too few for inversion is refused."""
+    there is used at its own length, cut to a count the model takes (1 + k * `frame_step`); one with too few for
+    inversion is refused."""
+    num_frames = usable_frames(num_frames, frame_step)
     if not isinstance(clip, Clip):
         plan = plan_sampling(probe_clip(clip), num_frames, model_fps, start, end, sampling, fit)
         clip = read_clip(clip, num_frames, height, width, start=plan.start, fps=plan.fps, fit=plan.fit)
+        clip.frames = clip.frames[: usable_frames(clip.num_frames, frame_step)]
         clip.description = dataclasses.replace(plan, num_frames=max(clip.num_frames, 1)).describe()
+    else:
+        clip = dataclasses.replace(clip, frames=clip.frames[: usable_frames(clip.num_frames, frame_step)])
     name = Path(clip.source).name or "the clip"
     if clip.num_frames < min(MIN_FRAMES, num_frames):
         raise MotionInversionError(
@@ -137,8 +147,9 @@ def invert(
     latent_size = model.latent_size(height, width)
     if report(on_progress, "reading"):
         raise MotionInversionError("stopped before reading the clip: nothing was learned")
-    reference = load_reference_clip(clip, num_frames, height, width, spec.fps, start, end, sampling, fit)
-    usable = model.usable_frames(reference.num_frames)  # a short clip, cut to a count the VAE takes (Wan: 1 + 4k)
+    reference = load_reference_clip(clip, num_frames, height, width, spec.fps, start, end, sampling, fit,
+                                    spec.frame_step)  # fmt: skip
+    usable = model.usable_frames(reference.num_frames)  # the VAE's own rule, for a model whose spec does not say
     reference = dataclasses.replace(reference, frames=reference.frames[:usable])
     generator = torch.Generator().manual_seed(seed)
     device, dtype = model.device, model.dtype

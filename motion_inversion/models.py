@@ -38,6 +38,7 @@ class ModelSpec:
     steps: int
     guidance: float
     fps: int = 8
+    frame_step: int = 1  # clips have 1 + k * frame_step frames (Wan's causal VAE: 4)
     # -- the recipe: how motions are learned and applied on this model (the authors' for ZeroScope by default) --
     invert_steps: int = 400  # inversion steps
     lr: float = 0.02  # inversion learning rate
@@ -114,17 +115,18 @@ REGISTRY: dict[str, ModelSpec] = {
         # UMT5-XXL text encoder (~11 GB in bf16) is offloaded so that the 1.3B model fits a 16 GB card.
         ModelSpec(
             "wan2.1-1.3b", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", height=480, width=832, num_frames=81, fps=16, steps=50,
-            guidance=5.0, value_pool=4, family="wan", offload=True,
+            guidance=5.0, value_pool=4, family="wan", offload=True, frame_step=4,
             description="Wan 2.1 text-to-video 1.3B (WanTransformer3DModel, full 3D attention, flow matching)",
         ),
         ModelSpec(
             "wan2.1-14b", "Wan-AI/Wan2.1-T2V-14B-Diffusers", height=480, width=832, num_frames=81, fps=16, steps=50,
-            guidance=5.0, value_pool=4, family="wan", offload=True,
+            guidance=5.0, value_pool=4, family="wan", offload=True, frame_step=4,
             description="Wan 2.1 text-to-video 14B (same classes as 1.3B; 720x1280 works too)",
         ),
         ModelSpec(
             "wan2.2-5b", "Wan-AI/Wan2.2-TI2V-5B-Diffusers", height=704, width=1280, num_frames=121, fps=24,
             steps=50, guidance=5.0, value_pool=4, family="wan", per_token_timesteps=True, offload=True,
+            frame_step=4,
             description="Wan 2.2 text-and-image-to-video 5B (WanTransformer3DModel, 16x VAE)",
         ),
     ]
@@ -273,6 +275,8 @@ def model_spec(name_or_path: str | os.PathLike) -> ModelSpec:
             settings = json.loads((folder / SETTINGS_FILE).read_text())
         known = {f.name for f in fields(ModelSpec)} - {"name", "source"}
         defaults = dict(height=320, width=576, num_frames=16, steps=30, guidance=9.0)
+        if (folder / "transformer").is_dir():  # a Wan folder: its causal VAE takes 1 + 4k frames, at 16 fps
+            defaults.update(num_frames=81, fps=16, frame_step=4, steps=50, guidance=5.0, value_pool=4)
         defaults.update({k: v for k, v in settings.items() if k in known})
         return ModelSpec(name=settings.get("name", folder.name), source=str(folder), **defaults)
     if text.count("/") == 1 and not text.startswith((".", "/", "~")):

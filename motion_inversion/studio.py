@@ -137,7 +137,7 @@ class Studio:
             if report(progress, "reading"):
                 raise MotionInversionError("stopped before reading the clip: nothing was learned")
             clip = load_reference_clip(
-                path, spec.num_frames, spec.height, spec.width, spec.fps, start, end, sampling, fit
+                path, spec.num_frames, spec.height, spec.width, spec.fps, start, end, sampling, fit, spec.frame_step
             )
             motion = invert(
                 model, clip, prompt=caption.strip(), steps=steps, loss=loss, seed=seed, on_progress=progress,
@@ -157,8 +157,9 @@ class Studio:
         a preview before learning); reads only the frames it needs, loads no model weights."""
         spec = model_spec(model_name)
         return load_reference_clip(
-            self.check_clip(clip_path), spec.num_frames, spec.height, spec.width, spec.fps, start, end, sampling, fit
-        )
+            self.check_clip(clip_path), spec.num_frames, spec.height, spec.width, spec.fps, start, end, sampling, fit,
+            spec.frame_step,
+        )  # fmt: skip
 
     # -- generating -------------------------------------------------------------------------------------------------
     def generate(

@@ -238,3 +238,16 @@ def test_a_wan_motion_at_full_size_fits_the_file_budget():
     numbers = sum(p.numel() for p in injection.parameters()) + 16 * 21 * 60 * 104  # + the inversion latent
     assert [layer.name for layer in injection.layers] == [f"blocks.{i}" for i in (17, 20, 23, 26, 29)]
     assert numbers * 2 <= 50e6, numbers * 2
+
+
+def test_clips_are_planned_in_frame_counts_the_wan_vae_takes(tmp_path):
+    """A short clip (20 frames at 10 fps) for a model of 81 frames at 16 fps is learned at its own length, cut to
+    1 + 4k frames, and the line shown before learning says so."""
+    from motion_inversion.inversion import load_reference_clip, usable_frames
+
+    assert [usable_frames(n, 4) for n in (1, 4, 5, 20, 81, 82)] == [1, 1, 5, 17, 81, 81]
+    clip = make_clip(tmp_path / "short.mp4", seconds=2.0, size="96x64", rate=10)
+    with pytest.warns(Warning, match="17 frames, fewer than 81"):
+        reference = load_reference_clip(clip, 81, 64, 96, 16, frame_step=4)
+    assert reference.num_frames == 17
+    assert reference.description.startswith("learning 17 frames, 0.0-")
