@@ -51,6 +51,7 @@ FB_TOLERANCE = 1.0  # pixels (at TRACKING_SIDE): forward-backward round trip err
 # shipped toy world raises those pans from 0.88-0.98 to 0.95-0.99.
 MIN_TEXTURE = 0.001
 MIN_TRAVEL = 0.03  # fraction of the frame: shorter paths count as still
+FLAT_TEXTURE = 1e-6  # a frame whose largest texture is below this has nothing to track (a flat or black frame)
 STILL_STEP = 0.004  # fraction of the frame: a smaller frame-to-frame displacement is "not moving"
 LK_PARAMS = dict(winSize=(31, 31), maxLevel=4, criteria=(3, 30, 0.01))  # (COUNT|EPS, 30 iterations, 0.01 px)
 
@@ -80,8 +81,8 @@ class MotionMatch:
 
     def reading(self, other: str = "the other clip") -> str:
         """One line for a person: what the score says (`other` names the clip compared with the reference)."""
-        if self.reference_tracks == 0:  # still, or moving too fast (or too plainly) for the tracker
-            return "no moving point could be tracked in the reference, so the score says little"
+        if self.reference_tracks == 0:  # still, flat, or moving too fast (or too plainly) for the tracker
+            return "no motion to measure: nothing in the reference could be tracked, so the score says little"
         if self.other_tracks == 0:
             return f"{other} does not move, so the motions do not match"
         if self.score >= 0.8:
@@ -121,9 +122,21 @@ def _texture(image: np.ndarray) -> np.ndarray:
     return np.max([cv2.cornerMinEigenVal(np.ascontiguousarray(image[..., c]), blockSize=7) for c in range(3)], axis=0)
 
 
+def _first_textured(images: list[np.ndarray], points: np.ndarray) -> tuple[int, np.ndarray]:
+    """The first frame with any texture at the grid points (a fade-in or a black opening has none) and the points
+    that pass the texture filter there; (len(images), empty) when no frame has any."""
+    for index, image in enumerate(images):
+        texture = _texture(image)[points[:, 1].astype(int), points[:, 0].astype(int)]
+        if float(texture.max()) > FLAT_TEXTURE:
+            return index, points[texture >= MIN_TEXTURE * float(texture.max())]
+    return len(images), points[:0]
+
+
 def track(frames: np.ndarray) -> Tracks:
     """Point tracks through uint8 frames (frames, height, width, 3) that pass the forward-backward check, and the
-    clip's global motion: per frame step, the median displacement of those tracks."""
+    clip's global motion: per frame step, the median displacement of those tracks. Tracks start on the first frame
+    with texture (leading flat frames -- a fade-in, a black opening -- are still frames: nothing there to follow);
+    a clip with no texture at all has no tracks, which reads as "no motion to measure", never an error."""
     import cv2
 
     if frames.ndim != 4 or frames.shape[0] < 2:
@@ -132,12 +145,14 @@ def track(frames: np.ndarray) -> Tracks:
     height, width = images[0].shape[:2]
     spacing = max(height, width) / GRID_POINTS
     ys, xs = np.mgrid[spacing / 2 : height : spacing, spacing / 2 : width : spacing]
-    points = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
-    texture = _texture(images[0])[points[:, 1].astype(int), points[:, 0].astype(int)]
-    points = points[texture >= MIN_TEXTURE * max(float(texture.max()), 1e-12)]
-    path = [points]
+    grid = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
+    first, points = _first_textured(images, grid)
+    camera = np.zeros((len(frames), 2))
+    if len(points) == 0 or first >= len(images) - 1:
+        return Tracks(np.zeros((0, len(frames), 2)), camera)
+    path = [points] * (first + 1)  # the flat frames before it: the points stand where they start
     alive = np.ones(len(points), dtype=bool)
-    for previous, current in zip(images[:-1], images[1:], strict=True):
+    for previous, current in zip(images[first:-1], images[first + 1 :], strict=True):
         start = path[-1].reshape(-1, 1, 2)
         forward, ok_forward, _ = cv2.calcOpticalFlowPyrLK(previous, current, start, None, **LK_PARAMS)
         back, ok_back, _ = cv2.calcOpticalFlowPyrLK(current, previous, forward, None, **LK_PARAMS)
@@ -145,7 +160,6 @@ def track(frames: np.ndarray) -> Tracks:
         alive &= ok_forward.ravel().astype(bool) & ok_back.ravel().astype(bool) & (round_trip <= FB_TOLERANCE)
         path.append(forward.reshape(-1, 2))
     points = (np.stack(path, axis=1).astype(np.float64) / np.array([width, height]))[alive]  # (tracks, frames, 2)
-    camera = np.zeros((len(frames), 2))
     if len(points):
         camera[1:] = np.cumsum(np.median(np.diff(points, axis=1), axis=0), axis=0)
     return Tracks(points, camera)

@@ -64,3 +64,21 @@ def test_a_non_video_or_a_single_frame_gives_one_line(tmp_path):
         code, out, err = run_cli("score", reference, bad)
         assert code == 2 and out == "" and "Traceback" not in err
         assert err.strip().count("\n") == 0 and message in err
+
+
+def test_flat_openings_and_textureless_clips_are_measured_not_raised(tmp_path):
+    """A fade-in (black first frame) is tracked from its first textured frame; an all-black clip has nothing to
+    track: "no motion to measure", never an OpenCV error (the crash of the issue "Broken and hostile input")."""
+    from conftest import make_clip
+
+    fade_in = make_clip(tmp_path / "fadein.mp4", size="64x64", extra=["-vf", "fade=in:0:3"])
+    black = make_clip(tmp_path / "black.mp4", size="64x64", source="color=c=black")
+    moving = match_files(fade_in, fade_in)
+    assert moving.reference_tracks > 0 and moving.score >= 0.95
+    nothing = match_files(black, fade_in)
+    assert nothing.reference_tracks == 0 and nothing.reading().startswith("no motion to measure")
+    assert match_files(fade_in, black).reading() == "the other clip does not move, so the motions do not match"
+    frames = np.zeros((8, 32, 32, 3), dtype=np.uint8)  # flat frames straight from a generator
+    assert motion_match(frames, frames).reference_tracks == 0
+    code, out, err = run_cli("score", black, fade_in)
+    assert code == 0 and "no motion to measure" in out and not err.strip(), (out, err)
