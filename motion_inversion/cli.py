@@ -90,7 +90,15 @@ def _save(motion, clip, spec, out: Path, library, name: str | None = None) -> Pa
     return out
 
 
+def _check_invert_settings(args: argparse.Namespace) -> None:
+    """The library's ranges (limits.py), before any clip is read or model loaded."""
+    from .limits import check_all
+
+    check_all(steps=args.steps, lr=args.lr, seed=args.seed, num_frames=args.frames, start=args.start, end=args.end)
+
+
 def _invert(args: argparse.Namespace) -> None:
+    _check_invert_settings(args)
     if len(args.clip) > 1 or args.out_dir:
         return _invert_many(args)
     clip_path = args.clip[0]
@@ -105,7 +113,7 @@ def _invert(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else free_path(library.folder, Path(clip_path).stem)
     _check_writable(out)
     spec = model_spec(args.model)  # sizes and recipe, no weights: the clip is read and checked before they load
-    args.steps = args.steps or spec.invert_steps
+    args.steps = spec.invert_steps if args.steps is None else args.steps
     clip = _read_clip(args, clip_path, spec)
     print(clip.description, flush=True)
     if not args.verbose:
@@ -184,7 +192,7 @@ def _invert_many(args: argparse.Namespace) -> None:
     folder = Path(args.out_dir) if args.out_dir else library.folder
     _check_writable(folder / "motion.safetensors")
     spec = model_spec(args.model)
-    args.steps = args.steps or spec.invert_steps
+    args.steps = spec.invert_steps if args.steps is None else args.steps
     if not args.verbose:
         _quiet_libraries()
     work = list(enumerate(zip(args.clip, batch_names(args.clip), strict=True)))
@@ -226,13 +234,21 @@ def _generate(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
     from .generation import generate
-    from .models import load_model
+    from .limits import check_all
+    from .models import REGISTRY, load_model
     from .motion import Motion
     from .video import write_mp4
 
+    check_all(strength=args.strength, seed=args.seed, sampling_steps=args.steps, guidance=args.guidance,
+              num_frames=args.frames, noise_prior=args.noise_prior, motion_until=args.motion_until)  # fmt: skip
     motion = Motion.load(args.motion)
     out = Path(args.out) if args.out else Path(f"{Path(args.motion).stem}-seed{args.seed}.mp4")
     _check_writable(out)
+    if args.model is None and motion.base_model not in REGISTRY:  # a file's label is never a path or id to load
+        raise MotionInversionError(
+            f"this motion was learned on {_printable(motion.base_model)}, not a registry model: pass --model with "
+            "that model's folder or Hub id"
+        )
     if not args.verbose:
         _quiet_libraries()
     model = load_model(args.model or motion.base_model, device=args.device, offload=args.offload)
@@ -273,12 +289,19 @@ def _list(args: argparse.Namespace) -> None:
         )
 
 
+def _printable(text: str) -> str:
+    """A string from a file, quoted with its control characters escaped: a shared motion's escape sequences must
+    not retitle or recolour the terminal."""
+    return repr(str(text))
+
+
 def _show(args: argparse.Namespace) -> None:
     from .motion import Motion
 
     motion = Motion.load(args.motion)
     for key, value in motion.metadata().items():
-        print(f"{key:16} {value}")
+        shown = value if value.isprintable() else _printable(value)
+        print(f"{key:16} {shown}")
     print(f"{'parameters':16} {motion.num_parameters:,}")
     print(f"{'inversion_latent':16} {'yes' if motion.inversion_latent is not None else 'no'}")
 

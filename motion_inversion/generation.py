@@ -17,6 +17,7 @@ from contextlib import ExitStack
 import torch
 
 from .errors import MotionInversionError, MotionInversionWarning
+from .limits import check_all
 from .models import VideoModel
 from .motion import Motion
 from .progress import ProgressCallback, report
@@ -24,6 +25,22 @@ from .progress import ProgressCallback, report
 MOTION_TYPES = ("camera", "object", "hybrid")  # each model's recipe maps them to value modes (ModelSpec.value_modes)
 # callback(step, total) -> True to stop: generation then raises MotionInversionError (there is no partial video).
 GenerationCallback = Callable[[int, int], bool | None]
+
+
+# A video at most this many times the model's default frames, height and width: a model makes nothing useful far
+# outside its trained size, and one shared motion file claiming 512x512 on the toy model held the app's only job
+# queue for more than 12 minutes (the issue "Broken and hostile input").
+MAX_SIZE_FACTOR = 2
+
+
+def check_size(model: VideoModel, num_frames: int, height: int, width: int) -> None:
+    """Refuse a video far outside the model's trained size (MAX_SIZE_FACTOR), before any work."""
+    spec, factor = model.spec, MAX_SIZE_FACTOR
+    if num_frames > factor * spec.num_frames or max(height, width) > factor * max(spec.height, spec.width):
+        raise MotionInversionError(
+            f"{width}x{height}, {num_frames} frames is too large for {model.name} (made at "
+            f"{spec.width}x{spec.height}, {spec.num_frames} frames): at most {factor}x its frames and size"
+        )
 
 
 def initial_latent(
@@ -76,13 +93,12 @@ def generate(
         raise MotionInversionError("the prompt is empty: describe what the new video should show")
     if motion_type not in MOTION_TYPES:
         raise MotionInversionError(f"motion_type must be one of {tuple(MOTION_TYPES)}, got {motion_type!r}")
+    settings = check_all(strength=strength, seed=seed, sampling_steps=steps, guidance=guidance, num_frames=num_frames,
+                         height=height, width=width, noise_prior=noise_prior, motion_until=motion_until)  # fmt: skip
+    strength, seed, steps, guidance, num_frames, height, width, noise_prior, motion_until = settings.values()
     noise_prior = model.spec.noise_prior if noise_prior is None else noise_prior
     strength = model.spec.strength if strength is None else strength
     motion_until = model.spec.motion_until[motion_type] if motion_until is None else motion_until
-    if not 0.0 <= noise_prior <= 1.0:
-        raise MotionInversionError(f"noise_prior must be between 0 and 1, got {noise_prior}")
-    if not 0.0 <= motion_until <= 1.0:
-        raise MotionInversionError(f"motion_until must be between 0 and 1, got {motion_until}")
     spec = model.spec
     if motion is not None and motion.base_model != model.name:
         raise MotionInversionError(
@@ -98,11 +114,10 @@ def generate(
         )
         num_frames = model.usable_frames(num_frames)
     height, width = height or size_source.height, width or size_source.width
+    check_size(model, num_frames, height, width)
     steps = steps or spec.steps
     guidance = spec.guidance if guidance is None else guidance
     latent_height, latent_width = model.latent_size(height, width)
-    if steps < 1:
-        raise MotionInversionError(f"steps must be >= 1, got {steps}")
 
     generator = torch.Generator().manual_seed(seed)
     channels = model.denoiser.config.in_channels

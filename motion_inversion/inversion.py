@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from .errors import MotionInversionError, MotionInversionWarning
 from .inject import inject_motion
+from .limits import check_all
 from .models import VideoModel
 from .motion import Motion
 from .precision import training_accelerator
@@ -132,13 +133,12 @@ def invert(
     10 steps' losses (single steps are noisy). Precision (precision.py, through accelerate): float32 on a CPU, bf16
     (else fp16 with loss scaling) on CUDA, unless `mixed_precision` ("no", "bf16", "fp16") says otherwise.
     """
+    settings = check_all(steps=steps, lr=lr, seed=seed, num_frames=num_frames, height=height, width=width,
+                         start=start, end=end, inversion_steps=inversion_steps)  # fmt: skip
+    steps, lr, seed, num_frames, height, width, start, end, inversion_steps = settings.values()
     steps = model.spec.invert_steps if steps is None else steps
-    if steps < 1:
-        raise MotionInversionError(f"steps must be >= 1, got {steps}")
     lr = model.spec.lr if lr is None else lr
     target_blocks = model.spec.target_blocks if target_blocks is None else target_blocks
-    if not lr > 0:
-        raise MotionInversionError(f"lr must be > 0, got {lr}")
     if loss not in LOSSES:
         raise MotionInversionError(f"loss must be one of {LOSSES}, got {loss!r}")
     spec = model.spec

@@ -146,14 +146,17 @@ class Motion:
 
     @staticmethod
     def read_metadata(path: str | os.PathLike) -> dict[str, str]:
-        """A motion file's metadata without reading its tensors (cheap: for listings)."""
+        """A motion file's metadata without reading its tensors (cheap: for listings), checked (`_check_metadata`)
+        and with defaults for the optional fields."""
         return _read(Path(path), with_tensors=False)[0]
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Motion":
-        """Read a motion file; anything that is not one raises MotionInversionError naming the file."""
+        """Read a motion file; anything that is not one, or whose metadata or tensors do not hold together (a
+        shared file is untrusted data), raises MotionInversionError naming the file and what is wrong."""
         path = Path(path)
         metadata, tensors = _read(path, with_tensors=True)
+        _check_tensors(path, metadata, tensors)
         try:
             return cls(
                 embeddings={
@@ -216,4 +219,79 @@ def _read(path: Path, with_tensors: bool) -> tuple[dict[str, str], dict[str, tor
             f"{path.name} has motion format version {metadata.get('format_version')!r}; this version of "
             f"motion-inversion reads version {FORMAT_VERSION}: upgrade motion-inversion"
         )
-    return metadata, tensors
+    return _check_metadata(path, metadata), tensors
+
+
+OPTIONAL_FIELDS = {"prompt": "", "steps": "0", "loss": "", "created_at": "", "value_pool": "1", "dtype": "float32"}
+REQUIRED_FIELDS = ("base_model", "family", "num_frames", "height", "width", "latent_height", "latent_width",
+                   "target_blocks")  # fmt: skip
+
+
+def _check_metadata(path: Path, metadata: dict[str, str]) -> dict[str, str]:
+    """The metadata with defaults for missing optional fields, if every field is sane (limits.py's ranges for
+    sizes and frames, a known family, a power-of-2 pooling); else MotionInversionError naming the field."""
+    from .families import FAMILIES
+    from .limits import MAX_SIDE, check
+
+    missing = [key for key in REQUIRED_FIELDS if key not in metadata]
+    if missing:
+        raise MotionInversionError(f"{path.name} is a damaged motion file: its metadata has no {', '.join(missing)}")
+    metadata = {**OPTIONAL_FIELDS, **metadata}
+    try:
+        check("num_frames", metadata["num_frames"])
+        height, width = check("height", metadata["height"]), check("width", metadata["width"])
+        for key, side in (("latent_height", height), ("latent_width", width)):
+            if not 1 <= int(metadata[key]) <= min(side, MAX_SIDE):
+                raise MotionInversionError(f"{key} must be from 1 to {side}, got {metadata[key]!r}")
+        if not 0 <= int(metadata["steps"]) <= 10**9:
+            raise MotionInversionError(f"steps must be from 0 to 10^9, got {metadata['steps']!r}")
+        pool = int(metadata["value_pool"])
+        if pool < 1 or pool > 64 or pool & (pool - 1):
+            raise MotionInversionError(f"value_pool must be a power of 2 up to 64, got {metadata['value_pool']!r}")
+        if metadata["loss"]:
+            float(metadata["loss"])
+        blocks = json.loads(metadata["target_blocks"])
+        if not isinstance(blocks, list) or not all(isinstance(block, str) for block in blocks):
+            raise MotionInversionError("target_blocks must be a list of block names")
+    except (ValueError, TypeError) as error:  # int(), float(), json: a field that is not what it claims
+        raise MotionInversionError(f"{path.name} is a damaged motion file: {str(error).splitlines()[0]}") from None
+    except MotionInversionError as error:
+        raise MotionInversionError(f"{path.name} is a damaged motion file: {error}") from None
+    if metadata["family"] not in FAMILIES:
+        raise MotionInversionError(
+            f"{path.name} names an unknown model family {metadata['family']!r}; known: {', '.join(FAMILIES)}"
+        )
+    return metadata
+
+
+def _check_tensors(path: Path, metadata: dict[str, str], tensors: dict[str, torch.Tensor]) -> None:
+    """The tensors hold together with the metadata: finite numbers, query-key (frames, channels) with at most the
+    clip's frames, values (grid, frames, channels) on a grid no larger than the latent's, a latent of the clip's
+    latent size. Otherwise MotionInversionError: applying such a file would allocate what its numbers claim."""
+
+    def damaged(why: str) -> MotionInversionError:
+        return MotionInversionError(f"{path.name} is a damaged motion file: {why}")
+
+    embeddings = {k[len(_EMBEDDING_PREFIX) :]: t for k, t in tensors.items() if k.startswith(_EMBEDDING_PREFIX)}
+    query_keys = [t for name, t in embeddings.items() if name.endswith(".query_key")]
+    if not query_keys:
+        raise damaged("it holds no query-key embedding")
+    frames = query_keys[0].shape[0] if query_keys[0].ndim == 2 else 0
+    latent_cells = int(metadata["latent_height"]) * int(metadata["latent_width"])
+    for name, tensor in embeddings.items():
+        if name.endswith(".query_key"):
+            wanted = tensor.ndim == 2 and tensor.shape[0] == frames
+        else:
+            wanted = tensor.ndim == 3 and tensor.shape[1] == frames and 1 <= tensor.shape[0] <= latent_cells
+        if not wanted:
+            raise damaged(f"embedding {name} has shape {tuple(tensor.shape)}, which does not fit its metadata")
+    if not 1 <= frames <= int(metadata["num_frames"]):
+        raise damaged(f"its embeddings have {frames} frames for a clip of {metadata['num_frames']}")
+    latent = tensors.get(_LATENT_KEY)
+    if latent is not None and (latent.ndim != 5 or latent.shape[2] != frames
+                               or tuple(latent.shape[3:]) != (int(metadata["latent_height"]),
+                                                              int(metadata["latent_width"]))):  # fmt: skip
+        raise damaged(f"its inversion latent has shape {tuple(latent.shape)}, which does not fit its metadata")
+    for name, tensor in tensors.items():
+        if not torch.isfinite(tensor).all():
+            raise damaged(f"{name} holds NaN or infinite numbers")

@@ -18,7 +18,8 @@ from .generation import MOTION_TYPES, generate
 from .inversion import invert, load_reference_clip
 from .jobs import Job, JobBoard
 from .library import MotionEntry, MotionLibrary, name_from_file
-from .models import VideoModel, load_model, model_spec
+from .limits import check_all
+from .models import REGISTRY, VideoModel, load_model, model_spec
 from .motion import Motion
 from .motion_match import MotionMatch, draw_tracks, match_files
 from .owners import Libraries
@@ -80,16 +81,20 @@ class Studio:
         return progress
 
     def model_for(self, motion: Motion | None, default: str) -> VideoModel:
-        """The model a motion was learned on; `default` without one. A motion learned on a local folder model
-        names the model, not the folder: it is found when `default` is that model."""
+        """The model a motion was learned on; `default` without one. A motion's base model is a label from a
+        file anyone can share: only a registry name is loaded for it, or the app's own `default` when the label
+        names that model (a local folder model is named by its settings, not by its folder). A path or Hub id in
+        a motion file is never loaded."""
         if motion is None:
             return self.model(default)
-        try:
+        if motion.base_model in REGISTRY:
             return self.model(motion.base_model)
-        except MotionInversionError:
-            if self.model(default).name != motion.base_model:
-                raise
+        if self.model(default).name == motion.base_model:
             return self.model(default)
+        raise MotionInversionError(
+            f"this motion was learned on {motion.base_model!r}, which this app does not offer: use it where that "
+            f"model is loaded (the models here: {', '.join(REGISTRY)})"
+        )
 
     # -- stopping --------------------------------------------------------------------------------------------------
     def request_stop(self, owner: str = "") -> int:
@@ -126,6 +131,7 @@ class Studio:
             library = self.library(owner)  # refuses a missing owner before any work
             # a typed name is kept as typed, and refused now (not after minutes of learning) when taken or unsafe
             name = library.check_new_name(name) if name.strip() else name_from_file(path.stem)
+            check_all(seed=seed, start=start, end=end)  # the library's ranges, before the model loads
             if steps is not None and not 1 <= steps <= MAX_STEPS:
                 raise MotionInversionError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
         progress = self._progress_until_stopped(job, on_progress)
@@ -178,6 +184,7 @@ class Studio:
                 raise MotionInversionError(
                     f"motion type must be one of {', '.join(MOTION_TYPES)}, got {motion_type!r}"
                 )
+            check_all(strength=strength, seed=seed, sampling_steps=steps or None, guidance=guidance)
             motion = Motion.load(self.libraries.entry(owner, motion_name).path) if motion_name else None
         progress = self._progress_until_stopped(job, on_progress)
         with self.jobs.run(job):

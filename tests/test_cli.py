@@ -87,7 +87,7 @@ def test_generate_refusals(tiny_pipeline_dir, clip_path, tmp_path, capsys):
         "empty prompt": ([*base, "--prompt", " ", "--out", str(tmp_path / "a.mp4")], "the prompt is empty"),
         "unwritable": ([*base, "--prompt", "x", "--out", str(motion_file / "a.mp4")], "cannot write"),
         "motion share": ([*base, "--prompt", "x", "--motion-until", "2", "--out", str(tmp_path / "b.mp4")],
-                         "motion_until must be between 0 and 1, got 2.0"),
+                         "motion_until must be a number from 0 to 1, got 2.0"),
     }  # fmt: skip
     motion = Motion.load(motion_file)
     foreign = Motion(**{**motion.__dict__, "base_model": "modelscope"}).save(tmp_path / "foreign.safetensors")

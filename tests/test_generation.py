@@ -59,7 +59,7 @@ def test_motion_until_limits_the_embeddings_to_the_first_steps(tiny_model, motio
     original = dict(tiny_model.denoiser.attn_processors)
     video(motion_until=0.25)
     assert all(tiny_model.denoiser.attn_processors[name] is processor for name, processor in original.items())
-    with pytest.raises(MotionInversionError, match="motion_until must be between 0 and 1, got 1.5"):
+    with pytest.raises(MotionInversionError, match="motion_until must be a number from 0 to 1, got 1.5"):
         video(motion_until=1.5)
 
 

@@ -102,7 +102,7 @@ def test_too_short_clip_is_refused_with_counts(tiny_model, tmp_path, seconds, fr
 
 
 def test_bad_settings_are_refused(tiny_model, clip_path):
-    with pytest.raises(MotionInversionError, match="steps must be >= 1, got 0"):
+    with pytest.raises(MotionInversionError, match="steps must be an integer from 1 to 10000, got 0"):
         invert(tiny_model, clip_path, steps=0)
     with pytest.raises(MotionInversionError, match="loss must be one of"):
         invert(tiny_model, clip_path, loss="hybrid")
