@@ -8,10 +8,19 @@ A motion's name is its file name, kept as the creator typed it (see check_name).
 when set; on a Hugging Face Space with persistent storage, `/data/motions`; else
 `$XDG_DATA_HOME/motion-inversion/motions` (`~/.local/share/motion-inversion/motions`). Every write is atomic, and
 a failed add, rename or import leaves the library as it was.
+
+Many writers at once (two processes, two visitors' jobs): a name is reserved before the slow save by creating
+`.<name>.reserve` with O_EXCL, which the filesystem grants to one writer only; the others are refused, or take the
+next free variant (`if_taken="number"`). So two writers of one name give one motion and one refusal, or two motions,
+never a silent loss. What killed writers leave behind (temporary files, reservations of dead processes, previews
+without a motion) is removed when a library is opened.
 """
 
 import os
+import time
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,10 +71,22 @@ def name_from_file(stem: str) -> str:
     return cleaned.strip(" -.")[:MAX_NAME_LENGTH] or "motion"
 
 
+RESERVE_SUFFIX = ".reserve"
+LEFTOVER_SECONDS = 600  # a temporary file or lone preview this old belongs to a write that was killed
+
+
+def _reservation(folder: Path, name: str) -> Path:
+    return folder / f".{name}{RESERVE_SUFFIX}"
+
+
+def _taken(folder: Path, name: str) -> bool:
+    return (folder / (name + MOTION_SUFFIX)).exists() or _reservation(folder, name).exists()
+
+
 def free_name(folder: Path, name: str) -> str:
-    """`name`, or name-2, name-3, ... when taken in `folder`."""
+    """`name`, or name-2, name-3, ... when taken (or being saved) in `folder`."""
     candidate, index = name, 2
-    while (folder / (candidate + MOTION_SUFFIX)).exists():
+    while _taken(folder, candidate):
         candidate, index = f"{name}-{index}", index + 1
     return candidate
 
@@ -123,6 +144,67 @@ class MotionLibrary:
 
     def __init__(self, folder: str | os.PathLike | None = None):
         self.folder = Path(folder).expanduser() if folder is not None else default_library_dir()
+        self.clean_leftovers()
+
+    def clean_leftovers(self, older_than: float = LEFTOVER_SECONDS) -> list[Path]:
+        """Remove what killed writes left: temporary files and previews without a motion older than `older_than`
+        seconds, and reservations of processes that no longer run. A read-only folder is left alone."""
+        removed, now = [], time.time()
+        if not self.folder.is_dir():
+            return removed
+        for path in self.folder.iterdir():
+            try:
+                if path.name.startswith(".") and path.name.endswith(".tmp"):
+                    stale = now - path.stat().st_mtime > older_than
+                elif path.name.startswith(".") and path.name.endswith(RESERVE_SUFFIX):
+                    writer = path.read_text().strip()  # empty for an instant while its writer fills it in
+                    stale = not _process_alive(writer) if writer else now - path.stat().st_mtime > older_than
+                elif path.suffix in COMPANION_SUFFIXES:
+                    name = path.stem
+                    stale = not _taken(self.folder, name) and now - path.stat().st_mtime > older_than
+                else:
+                    stale = False
+                if stale:
+                    path.unlink()
+                    removed.append(path)
+            except OSError:  # read-only, or removed meanwhile by another process
+                continue
+        return removed
+
+    @contextmanager
+    def reserved(self, name: str, if_taken: str = "refuse") -> Iterator[Path]:
+        """Reserve `name` (or, with if_taken="number", its first free variant) for one writer, atomically, and
+        yield the motion's path; the reservation is released when the block ends, whatever happens."""
+        name = check_name(name)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise MotionInversionError(f"cannot write to the library {self.folder}: {error.strerror}") from error
+        candidate, index = name, 2
+        while True:
+            reservation = _reservation(self.folder, candidate)
+            try:
+                handle = os.open(reservation, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                pass  # another writer holds it
+            except OSError as error:
+                raise MotionInversionError(f"cannot write to the library {self.folder}: {error.strerror}") from error
+            else:
+                with os.fdopen(handle, "w") as file:
+                    file.write(str(os.getpid()))
+                if not (self.folder / (candidate + MOTION_SUFFIX)).exists():
+                    break
+                reservation.unlink()
+            if if_taken != "number":
+                raise MotionInversionError(
+                    f"a motion named {name!r} already exists: choose another name, e.g. "
+                    f"{free_name(self.folder, name)!r}"
+                )
+            candidate, index = f"{name}-{index}", index + 1
+        try:
+            yield self.folder / (candidate + MOTION_SUFFIX)
+        finally:
+            reservation.unlink(missing_ok=True)
 
     def entries(self) -> list[MotionEntry]:
         """Newest first."""
@@ -160,17 +242,15 @@ class MotionLibrary:
     ) -> MotionEntry:  # fmt: skip
         """Save `motion` under `name` (as typed: see check_name), with its preview. A taken name is refused, or
         with `if_taken="number"` becomes name-2, name-3... (for work that must not be lost at the last moment)."""
-        if if_taken == "refuse":
-            name = self.check_new_name(name)
-        path = self.folder / (free_name(self.folder, check_name(name)) + MOTION_SUFFIX)
-        if preview_frames is not None:  # companions first: a motion never appears without them
-            write_mp4(preview_frames, path.with_suffix(".mp4"), fps=fps)
-            write_thumbnail(preview_frames, path.with_suffix(".png"))
-        try:
-            motion.save(path)
-        except BaseException:
-            _remove_companions(path)
-            raise
+        with self.reserved(name, if_taken) as path:
+            if preview_frames is not None:  # companions first: a motion never appears without them
+                write_mp4(preview_frames, path.with_suffix(".mp4"), fps=fps)
+                write_thumbnail(preview_frames, path.with_suffix(".png"))
+            try:
+                motion.save(path)
+            except BaseException:
+                _remove_companions(path)
+                raise
         return MotionEntry(path, Motion.read_metadata(path))
 
     def import_file(self, source: str | os.PathLike, name: str | None = None) -> MotionEntry:
@@ -178,45 +258,53 @@ class MotionLibrary:
         name, it is named after the file (-2, -3... when taken)."""
         source = Path(source)
         Motion.load(source)  # raises MotionInversionError naming the file for anything else
-        path = (
-            self.folder / (self.check_new_name(name) + MOTION_SUFFIX) if name else free_path(self.folder, source.stem)
-        )
-        with atomic_write(path, "motion") as temp_name:
+        wanted, if_taken = (name, "refuse") if name else (name_from_file(source.stem), "number")
+        with self.reserved(wanted, if_taken) as path, atomic_write(path, "motion") as temp_name:
             Path(temp_name).write_bytes(source.read_bytes())
         return MotionEntry(path, Motion.read_metadata(path))
 
     def add_copy(self, entry: MotionEntry, name: str | None = None) -> MotionEntry:
         """Copy a motion of another library, with its preview and thumbnail, under its name (-2, -3... when
         taken) or `name` (refused when taken)."""
-        path = self.folder / (
-            (self.check_new_name(name) if name else free_name(self.folder, entry.name)) + MOTION_SUFFIX
-        )
-        sources = [(entry.path.with_suffix(s), path.with_suffix(s)) for s in COMPANION_SUFFIXES]
-        try:  # companions first, the motion last: it is what makes an entry
-            for source, target in [*sources, (entry.path, path)]:
-                if source.is_file():
-                    with atomic_write(target, "motion") as temp_name:
-                        Path(temp_name).write_bytes(source.read_bytes())
-        except BaseException:
-            _remove_companions(path)
-            raise
+        wanted, if_taken = (name, "refuse") if name else (entry.name, "number")
+        with self.reserved(wanted, if_taken) as path:
+            sources = [(entry.path.with_suffix(s), path.with_suffix(s)) for s in COMPANION_SUFFIXES]
+            try:  # companions first, the motion last: it is what makes an entry
+                for source, target in [*sources, (entry.path, path)]:
+                    if source.is_file():
+                        with atomic_write(target, "motion") as temp_name:
+                            Path(temp_name).write_bytes(source.read_bytes())
+            except BaseException:
+                _remove_companions(path)
+                raise
         return MotionEntry(path, Motion.read_metadata(path))
 
     def rename(self, name: str, new_name: str) -> MotionEntry:
         entry = self.entry(name)
         if check_name(new_name) == name:
             return entry
-        target = self.folder / (self.check_new_name(new_name) + MOTION_SUFFIX)
-        for suffix in COMPANION_SUFFIXES:  # companions first, the motion file last: it is what makes an entry
-            if entry.path.with_suffix(suffix).is_file():
-                os.replace(entry.path.with_suffix(suffix), target.with_suffix(suffix))
-        os.replace(entry.path, target)
+        with self.reserved(new_name) as target:
+            for suffix in COMPANION_SUFFIXES:  # companions first, the motion file last: it is what makes an entry
+                if entry.path.with_suffix(suffix).is_file():
+                    os.replace(entry.path.with_suffix(suffix), target.with_suffix(suffix))
+            os.replace(entry.path, target)
         return MotionEntry(target, entry.metadata)
 
     def delete(self, name: str) -> None:
         entry = self.entry(name)
         entry.path.unlink()
         _remove_companions(entry.path)
+
+
+def _process_alive(pid: str) -> bool:
+    """Whether the process that wrote a reservation still runs (on this machine)."""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
 
 
 def _remove_companions(path: Path) -> None:

@@ -135,16 +135,23 @@ class Visitors:
             self._owners.pop(session, None)
 
 
+_PROCESS_SECRET = secrets.token_urlsafe(32)
+
+
 def browser_secret(root: str | os.PathLike) -> str:
     """The key that encrypts the anonymous id kept in each browser, stored beside the libraries so that ids stay
-    readable after a restart (Gradio's default key is new at every start, which would orphan every library)."""
+    readable after a restart (Gradio's default key is new at every start, which would orphan every library). On a
+    library folder that cannot be written (read-only storage), a key for this process only: the app still starts."""
     path = Path(root).expanduser() / ".browser-secret"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(secrets.token_urlsafe(32))
-        except FileExistsError:  # another process wrote it first
-            pass
-    return path.read_text().strip()
+    try:
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(descriptor, "w") as handle:
+                    handle.write(secrets.token_urlsafe(32))
+            except FileExistsError:  # another process wrote it first
+                pass
+        return path.read_text().strip() or _PROCESS_SECRET
+    except OSError:
+        return _PROCESS_SECRET

@@ -125,3 +125,66 @@ def test_the_studio_refuses_an_over_long_clip_before_loading_a_model(tmp_path):
     with pytest.raises(MotionInversionError, match="no clip: upload a short video first"):
         studio.check_clip(None)
     assert not (tmp_path / "lib").exists() or not any((tmp_path / "lib").iterdir())
+
+
+def test_two_writers_of_one_name_never_lose_a_motion(tmp_path, monkeypatch):
+    """A forced interleaving: the second writer runs while the first is in the middle of its (slow) save."""
+    first, second = MotionLibrary(tmp_path / "lib"), MotionLibrary(tmp_path / "lib")
+    outcomes = {}
+    original_save = Motion.save
+
+    def slow_save(motion, path, *args, **kwargs):
+        if "second" not in outcomes:  # the first writer's save: the second writer comes in now
+            outcomes["second"] = None
+            try:
+                outcomes["second"] = second.add(small_motion("from-second"), "take").name
+            except MotionInversionError as error:
+                outcomes["second"] = f"refused: {error}"
+            outcomes["numbered"] = second.add(small_motion("numbered"), "take", if_taken="number").name
+        return original_save(motion, path, *args, **kwargs)
+
+    monkeypatch.setattr(Motion, "save", slow_save)
+    assert first.add(small_motion("from-first"), "take").name == "take"
+    assert outcomes["second"].startswith("refused: a motion named 'take' already exists")
+    assert outcomes["numbered"] == "take-2"
+    assert first.load("take").base_model == "from-first" and first.load("take-2").base_model == "numbered"
+    assert not [p for p in (tmp_path / "lib").iterdir() if p.name.startswith(".")]  # reservations released
+
+
+def test_leftovers_of_killed_writes_are_cleaned_when_a_library_opens(tmp_path, frames):
+    import os
+    import time
+
+    library = MotionLibrary(tmp_path / "lib")
+    library.add(small_motion(), "kept", preview_frames=frames)
+    folder = library.folder
+    old = time.time() - 3600
+    leftovers = [folder / ".kept.x1.safetensors.tmp", folder / "gone.mp4", folder / "gone.png"]
+    for path in leftovers:
+        path.write_bytes(b"partial")
+        os.utime(path, (old, old))
+    (folder / ".dead.reserve").write_text("999999999")  # a process that no longer runs
+    (folder / ".young.safetensors.tmp").write_bytes(b"being written")  # a live write's: kept
+    before = files(folder)
+    MotionLibrary(folder)
+    after = files(folder)
+    assert sorted(set(before) - set(after)) == sorted([".dead.reserve", *(p.name for p in leftovers)])
+    assert {"kept.safetensors", "kept.mp4", "kept.png", ".young.safetensors.tmp"} <= set(after)
+    assert library.names() == ["kept"]
+
+
+def test_a_read_only_library_opens_and_lists(tmp_path, frames):
+    import os
+
+    library = MotionLibrary(tmp_path / "lib")
+    library.add(small_motion(), "kept", preview_frames=frames)
+    os.chmod(library.folder, 0o555)
+    try:
+        if os.access(library.folder, os.W_OK):
+            pytest.skip("running as a user who can write anywhere (root)")
+        reopened = MotionLibrary(library.folder)
+        assert reopened.names() == ["kept"]
+        with pytest.raises(MotionInversionError, match="cannot write to the library"):
+            reopened.add(small_motion(), "new")
+    finally:
+        os.chmod(library.folder, 0o755)

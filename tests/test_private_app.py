@@ -165,3 +165,13 @@ def test_the_queue_estimates_from_recent_jobs_of_each_kind():
     with pytest.raises(MotionInversionError, match="stopped before it started"):
         with board.run(waiting):
             pass
+
+
+def test_the_browser_secret_survives_restarts_and_an_unwritable_folder(tmp_path):
+    from motion_inversion.owners import browser_secret
+
+    first = browser_secret(tmp_path / "lib")
+    assert first and browser_secret(tmp_path / "lib") == first  # kept beside the libraries
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")  # the library folder cannot be made: as on read-only storage
+    assert browser_secret(blocked / "lib") == browser_secret(blocked / "lib")  # one per process, no OSError
