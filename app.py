@@ -9,10 +9,12 @@ the page only as copies handed out by a handler, never through a static route to
 """
 
 import functools
+import html
 import inspect
 import os
 import queue
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -91,6 +93,15 @@ def fail(error: Exception):
     raise gr.Error(str(error), print_exception=False) from error
 
 
+MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]|~])")  # emphasis, code, links, tables; html.escape does the tags
+
+
+def as_text(text: object) -> str:
+    """A string from a file or a visitor, for a Markdown component: shown as the characters it is, never as HTML
+    or Markdown (a shared motion's prompt may hold either)."""
+    return MARKDOWN_PUNCTUATION.sub(r"\\\1", html.escape(str(text), quote=False))
+
+
 def in_place(handler: Callable, status: int, outputs: int) -> Callable:
     """The page's version of `handler`: a refusal (gr.Error) shows as a toast and in the action's own status line
     (output number `status`) and leaves every other output as it was, so no component turns into an error badge.
@@ -98,7 +109,7 @@ def in_place(handler: Callable, status: int, outputs: int) -> Callable:
 
     def refusal(error: gr.Error) -> tuple:
         gr.Warning(error.message)
-        return tuple(f"⚠️ {error.message}" if index == status else gr.skip() for index in range(outputs))
+        return tuple(f"⚠️ {as_text(error.message)}" if index == status else gr.skip() for index in range(outputs))
 
     if inspect.isgeneratorfunction(handler):
 
@@ -193,12 +204,12 @@ def show_motion(name: str | None, request: gr.Request, profile: gr.OAuthProfile 
         entry = studio.libraries.entry(owner, name)
         picture = studio.motion_picture(owner, name)
     except MotionInversionError as error:
-        return str(error), None, gr.update(value=None), None
+        return as_text(error), None, gr.update(value=None), None
     meta = entry.metadata
     details = (
-        f"**{entry.name}**: {entry.summary}  \n"
+        f"**{as_text(entry.name)}**: {as_text(entry.summary)}  \n"
         f"learned for {meta['steps']} steps (loss {float(meta['loss'] or 'nan'):.4f})"
-        + (f" · caption: *{meta['prompt']}*" if meta.get("prompt") else "")
+        + (f" · caption: *{as_text(meta['prompt'])}*" if meta.get("prompt") else "")
     )
     return details, shown(entry.preview), gr.update(value=shown(entry.path)), str(picture) if picture else None
 

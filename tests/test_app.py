@@ -215,3 +215,9 @@ def test_a_refusal_on_the_page_shows_next_to_its_action_and_leaves_the_rest_alon
         learning(str(clip_path), "../escape", "", "toy", 3, "base", 0, 0, 0, "auto", "crop", "", request, None)
     )
     assert "contains '/'" in updates[-1][0]  # refused before any model is loaded or step is taken
+
+
+def test_text_from_a_file_is_shown_as_text_never_as_html(app):
+    shown = app.as_text("<img src=x onerror=alert(1)> *bold* [link](http://x)")
+    assert "<img" not in shown and "&lt;img" in shown
+    assert "\\*bold\\*" in shown and "\\[link\\]" in shown
