@@ -84,3 +84,21 @@ def test_resuming_after_the_worlds_words_changed_keeps_the_words_both_worlds_sha
     assert torch.allclose(rows[after["pink</w>"]], old_rows.mean(dim=0))
     tokens = after_tokenizer(["a pink circle"], return_tensors="pt").input_ids
     assert text_encoder(tokens)[0].shape[:2] == tokens.shape  # every new id has a row
+
+
+def test_the_toy_wan_trains_resumes_and_loads_as_a_wan_pipeline(tmp_path):
+    """The same trainer with --family wan: flow matching on the toy Wan, stopped and resumed like the toy UNet."""
+
+    def run_wan(folder, *extra):
+        return run(folder, "--family", "wan", *extra)
+
+    straight = run_wan(tmp_path / "straight", "--stop-at", "3")
+    run_wan(tmp_path / "resumed", "--stop-at", "2")
+    resumed = run_wan(tmp_path / "resumed", "--stop-at", "3", "--resume")
+    assert straight["step"] == resumed["step"] == 3
+    assert torch.equal(straight["generator"], resumed["generator"])
+    assert torch.allclose(torch.tensor(straight["losses"]), torch.tensor(resumed["losses"]), rtol=1e-4)
+    model = load_model(tmp_path / "resumed" / "model", device="cpu")
+    assert (model.spec.name, model.family.name, model.spec.frame_step) == ("toy-wan", "wan", 4)
+    assert type(model.denoiser).__name__ == "WanTransformer3DModel" and type(model.vae).__name__ == "AutoencoderKLWan"
+    assert model.latent_frames(model.spec.num_frames) == 3  # 9 frames, 4x causal temporal compression

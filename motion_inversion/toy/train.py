@@ -3,12 +3,15 @@
     python -m motion_inversion.toy.train --out assets/toy-model --minutes 80       # from scratch
     python -m motion_inversion.toy.train --resume --minutes 60                    # go on where the last run stopped
     python -m motion_inversion.toy.train --resume --device cuda --unet-steps 40000  # on a GPU
+    python -m motion_inversion.toy.train --family wan --minutes 60                 # the toy Wan (assets/toy-wan)
 
 Two stages, both seeded: (1) an AutoencoderKL learns to compress 32x32 frames 4x to 8x8x4 latents; (2) a
 UNet3DConditionModel and a small CLIPTextModel learn to denoise the latents of whole clips given their captions
 (epsilon prediction, the usual DDPM objective, captions dropped 10% of the time for classifier-free guidance, an EMA
 of the weights is what gets saved). The caption says only what the object looks like, so the model learns a
-distribution of motions per caption; motion inversion has to pick one.
+distribution of motions per caption; motion inversion has to pick one. `--family wan` trains the toy Wan instead
+(toy_wan.py): a causal video VAE, a WanTransformer3DModel and a small UMT5, by flow matching, partly conditioned on
+the first frame; everything else (resuming, EMA, exports) is the same.
 
 Resuming: every `--save-every` minutes (and at the end, on Ctrl-C or SIGTERM) the whole training state
 -- weights, EMA, optimizer, random generator, step, losses -- goes to `--checkpoint` (kept out of git), and the EMA
@@ -40,7 +43,7 @@ import torch.nn.functional as F
 from ..files import atomic_write
 from ..models import REGISTRY
 from ..tiny import tiny_scheduler, tiny_tokenizer
-from . import clips
+from . import clips, toy_wan
 
 WORDS = ("a", "an", *clips.COLOURS, *clips.SHAPES)
 MAX_TOKENS = 16
@@ -165,6 +168,13 @@ def write_json(path: Path, data: dict) -> None:
         Path(temp_name).write_text(json.dumps(data, indent=2) + "\n")
 
 
+WAN_SPEC_DEFAULTS = dict(name="toy-wan", height=clips.SIZE, width=clips.SIZE, num_frames=9, steps=25, guidance=5.0,
+                         fps=8, frame_step=4, invert_steps=200, lr=0.1, noise_prior=0.5, value_pool=1,
+                         per_token_timesteps=True, motion_until={"camera": 1.0, "object": 0.8, "hybrid": 0.8},
+                         value_modes={"camera": "full", "object": "full", "hybrid": "full"})  # fmt: skip
+# the toy UNet's recipe as a starting point (it is the toy world's); the toy Wan's own comes from its evaluation
+
+
 def learning_rate(step: int, peak: float, total_steps: int) -> float:
     """Warm-up, then a cosine from `peak` down to a tenth of it at `total_steps` (and flat after)."""
     progress = min(1.0, step / max(1, total_steps))
@@ -177,8 +187,9 @@ class UNetStage:
     so a run restored from one continues exactly as the uninterrupted run would have."""
 
     def __init__(self, unet, text_encoder, latents, tokens, empty_tokens, *, batch=16, lr=1e-3, total_steps=20000,
-                 device="cpu", bf16=False, seed=2):  # fmt: skip
+                 device="cpu", bf16=False, seed=2, masks=None):  # fmt: skip
         self.unet, self.text_encoder = unet.to(device).train(), text_encoder.to(device).train()
+        self.masks = None if masks is None else masks.to(device)  # the toy Wan's attention masks (UMT5)
         self.ema = [copy.deepcopy(m).requires_grad_(False) for m in (self.unet, self.text_encoder)]
         self.latents, self.tokens, self.empty_tokens = latents.to(device), tokens.to(device), empty_tokens.to(device)
         self.batch, self.peak_lr, self.total_steps, self.device = batch, lr, total_steps, torch.device(device)
@@ -199,14 +210,10 @@ class UNetStage:
         index = torch.randint(len(self.latents), (n,), generator=g, device=device)
         x0 = self.latents[index]
         batch_tokens = self.tokens[index].clone()
-        batch_tokens[torch.rand(n, generator=g, device=device) < CAPTION_DROPOUT] = self.empty_tokens
-        t = torch.randint(self.num_train_timesteps, (n,), generator=g, device=device)
-        noise = torch.randn(x0.shape, generator=g, device=device)
-        a = self.alphas[t].view(-1, 1, 1, 1, 1)
-        noisy = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        dropped = torch.rand(n, generator=g, device=device) < CAPTION_DROPOUT
+        batch_tokens[dropped] = self.empty_tokens
         with self.autocast:
-            prediction = self.unet(noisy, t, encoder_hidden_states=self.text_encoder(batch_tokens)[0]).sample
-        loss = F.mse_loss(prediction.float(), noise)
+            loss = self.loss(x0, batch_tokens, None if self.masks is None else self.masks[index], dropped, g)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.parameters, 1.0)
@@ -219,6 +226,16 @@ class UNetStage:
         self.losses.append(loss.item())
         self.step += 1
         return self.losses[-1]
+
+    def loss(self, x0, batch_tokens, masks, dropped, g) -> torch.Tensor:
+        """The toy UNet's: epsilon prediction at a uniform DDPM timestep."""
+        n, device = len(x0), self.device
+        t = torch.randint(self.num_train_timesteps, (n,), generator=g, device=device)
+        noise = torch.randn(x0.shape, generator=g, device=device)
+        a = self.alphas[t].view(-1, 1, 1, 1, 1)
+        noisy = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        prediction = self.unet(noisy, t, encoder_hidden_states=self.text_encoder(batch_tokens)[0]).sample
+        return F.mse_loss(prediction.float(), noise)
 
     def state_dict(self) -> dict:
         return {
@@ -238,6 +255,19 @@ class UNetStage:
         self.step, self.losses = int(state["step"]), list(state["losses"])
 
 
+class WanStage(UNetStage):
+    """The toy Wan's second stage: the same state and steps, with Wan's objective (toy_wan.flow_loss) and UMT5 text
+    embeddings zeroed past each caption's tokens, as families/wan.py encodes them."""
+
+    def loss(self, x0, batch_tokens, masks, dropped, g) -> torch.Tensor:
+        from .toy_wan import flow_loss
+
+        masks = masks.clone()
+        masks[dropped] = self.masks[-1]  # the empty caption's mask (the last row)
+        text = self.text_encoder(batch_tokens, masks).last_hidden_state * masks[..., None]
+        return flow_loss(self.unet, text, x0, g)
+
+
 def save_checkpoint(state: dict, path: Path) -> None:
     with atomic_write(path, "the training checkpoint") as temp_name:
         torch.save(state, temp_name)
@@ -249,8 +279,15 @@ def load_checkpoint(path: Path) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("assets/toy-model"))
-    parser.add_argument("--checkpoint", type=Path, default=CHECKPOINT, help="folder of the resumable state")
+    parser.add_argument(
+        "--family",
+        choices=("unet3d", "wan"),
+        default="unet3d",
+        help="the toy UNet (default; assets/toy-model) or the toy Wan (assets/toy-wan)",
+    )
+    parser.add_argument("--out", type=Path, help="pipeline folder (default: assets/toy-model, or assets/toy-wan)")
+    parser.add_argument("--checkpoint", type=Path, help="folder of the resumable state (default: .toy-training, "
+                        "or .toy-training-wan)")  # fmt: skip
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint, else from --out's weights")
     parser.add_argument("--clips", type=int, default=12000, help="training clips rendered (and encoded) once")
     parser.add_argument("--vae-steps", type=int, default=1500)
@@ -271,7 +308,10 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
 
     torch.manual_seed(TRAIN_SEED)
-    out, checkpoint = args.out, args.checkpoint
+    wan = args.family == "wan"
+    out = args.out or Path("assets/toy-wan" if wan else "assets/toy-model")
+    checkpoint = args.checkpoint or Path(f"{CHECKPOINT}-wan" if wan else CHECKPOINT)
+    denoiser_folder = "transformer" if wan else "unet"
     out.mkdir(parents=True, exist_ok=True)
     checkpoint.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -287,7 +327,7 @@ def main(argv=None) -> None:
     )
     state_file, latents_file = checkpoint / "state.pt", checkpoint / "latents.pt"
     has_state = args.resume and state_file.is_file() and latents_file.is_file()
-    from_shipped = args.resume and not has_state and (out / "unet").is_dir()
+    from_shipped = args.resume and not has_state and (out / denoiser_folder).is_dir()
     if args.resume and not (has_state or from_shipped):
         raise SystemExit(f"--resume: no checkpoint in {checkpoint} and no model in {out}; run without --resume")
 
@@ -297,22 +337,27 @@ def main(argv=None) -> None:
         latents = load_checkpoint(latents_file)["latents"]
         log(f"resuming from {state_file}")
     else:
-        frames, _ = clip_pool(args.clips, TRAIN_SEED)
+        frames, _ = (toy_wan.clip_pool if wan else clip_pool)(args.clips, TRAIN_SEED)
         log(f"rendered {len(frames)} clips")
+        vae_train = toy_wan.train_vae if wan else train_vae
+        vae_latents = toy_wan.normalised_latents if wan else scaled_latents
         if from_shipped:
-            from diffusers import AutoencoderKL
+            from diffusers import AutoencoderKL, AutoencoderKLWan
 
-            vae = AutoencoderKL.from_pretrained(out / "vae").float().eval().requires_grad_(False).to(args.device)
+            vae_class = AutoencoderKLWan if wan else AutoencoderKL
+            vae = vae_class.from_pretrained(out / "vae").float().eval().requires_grad_(False).to(args.device)
             if args.refit_vae:
-                vae = train_vae(frames, args.refit_vae, log, args.device, vae=vae, lr=3e-4)
-                latents = scaled_latents(vae, frames)
+                vae = vae_train(frames, args.refit_vae, log, args.device, vae=vae, lr=3e-4)
+                latents = vae_latents(vae, frames)
                 save_component(vae, out / "vae")
+            elif wan:
+                latents = toy_wan.normalise(vae, toy_wan.encode_pool(vae, frames))
             else:
                 latents = encode_pool(vae, frames) * vae.config.scaling_factor
-            log(f"starting the UNet stage from the weights in {out}")
+            log(f"starting the {denoiser_folder} stage from the weights in {out}")
         else:
-            vae = train_vae(frames, args.vae_steps, log, args.device)
-            latents = scaled_latents(vae, frames)
+            vae = vae_train(frames, args.vae_steps, log, args.device)
+            latents = vae_latents(vae, frames)
             save_component(vae, out / "vae")
         save_checkpoint({"latents": latents}, latents_file)
         log(f"encoded latents {tuple(latents.shape)}")
@@ -321,25 +366,31 @@ def main(argv=None) -> None:
     # built beside the checkpoint and exported with the weights (save), so --out's tokenizer always matches its text
     # encoder, even when a run stops before its first save
     tokenizer = tiny_tokenizer(checkpoint / "tokenizer", WORDS, MAX_TOKENS)
-    tiny_scheduler().save_pretrained(out / "scheduler")
-    write_json(out / "motion_inversion.json", DEFAULTS)
+    (toy_wan.build_scheduler() if wan else tiny_scheduler()).save_pretrained(out / "scheduler")
+    write_json(out / "motion_inversion.json", WAN_SPEC_DEFAULTS if wan else DEFAULTS)
 
     # -- stage 2: text encoder + video UNet, together -----------------------------------------------------------
     if from_shipped:
-        from diffusers import UNet3DConditionModel
-        from transformers import CLIPTextModel
+        from diffusers import UNet3DConditionModel, WanTransformer3DModel
+        from transformers import CLIPTextModel, UMT5EncoderModel
 
-        unet = UNet3DConditionModel.from_pretrained(out / "unet").float()
-        text_encoder = CLIPTextModel.from_pretrained(out / "text_encoder").float()
+        denoiser_class, text_class = (WanTransformer3DModel, UMT5EncoderModel) if wan else (
+            UNet3DConditionModel, CLIPTextModel)  # fmt: skip
+        unet = denoiser_class.from_pretrained(out / denoiser_folder).float()
+        text_encoder = text_class.from_pretrained(out / "text_encoder").float()
         if old_vocab is not None:
             carry_token_embeddings(text_encoder, old_vocab, tokenizer.get_vocab())
+    elif wan:
+        unet, text_encoder = toy_wan.build_transformer(), toy_wan.build_text_encoder(len(tokenizer))
     else:
         unet, text_encoder = build_unet(), build_text_encoder(len(tokenizer))
-    tokens = tokenizer(captions + [""], padding="max_length", max_length=MAX_TOKENS, return_tensors="pt")
-    tokens = tokens.input_ids
-    stage = UNetStage(
+    encoded = tokenizer(captions + [""], padding="max_length", max_length=MAX_TOKENS, return_tensors="pt")
+    tokens = encoded.input_ids
+    stage_class = WanStage if wan else UNetStage
+    stage = stage_class(
         unet, text_encoder, latents, tokens[:-1], tokens[-1], batch=args.batch, lr=args.lr,
         total_steps=args.unet_steps, device=args.device, bf16=args.bf16,
+        masks=encoded.attention_mask if wan else None,
     )  # fmt: skip
     history = []
     if has_state:
@@ -355,7 +406,7 @@ def main(argv=None) -> None:
         this_run = {**run, "finished": final, "steps": [first_step, stage.step],
                     "minutes": round((time.time() - started) / 60, 1)}  # fmt: skip
         save_checkpoint({**stage.state_dict(), "history": json.dumps(history + [this_run])}, state_file)
-        save_component(stage.ema[0], out / "unet")
+        save_component(stage.ema[0], out / denoiser_folder)
         save_component(stage.ema[1], out / "text_encoder")
         tokenizer.save_pretrained(out / "tokenizer")
         losses = stage.losses
