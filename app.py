@@ -28,6 +28,7 @@ from gradio.utils import get_upload_folder
 from motion_inversion.errors import MotionInversionError
 from motion_inversion.jobs import Job
 from motion_inversion.library import default_library_dir
+from motion_inversion.limits import check
 from motion_inversion.models import REGISTRY
 from motion_inversion.owners import (
     Libraries,
@@ -315,11 +316,12 @@ def learn(clip, name, caption, model_name, steps, loss, seed, start, end, sampli
     The frames learned are the part start-end (seconds; 0: the end) sampled as `sampling` says (sampling.py)."""
     owner = owner_of(request, profile)
     job = studio.jobs.claim(ticket, "learn", owner, request.session_hash)
-    selection = dict(
-        start=float(start or 0), end=float(end or 0) or None, sampling=sampling or "auto", fit=fit or "crop"
-    )
+    selection = dict(start=start or 0, end=end or None, sampling=sampling or "auto", fit=fit or "crop")
     try:  # refused before the first page update (studio.learn checks the same, later, for other callers)
         with studio.jobs.admitting(job):
+            steps, seed = check("steps", steps), check("seed", seed)  # the library's ranges (limits.py)
+            selection.update(start=check("start", selection["start"]))
+            selection.update(end=None if selection["end"] is None else check("end", selection["end"]))
             plan = studio.plan(clip, model_name, **selection).description
             library = studio.library(owner)
             if name and name.strip():
@@ -331,7 +333,7 @@ def learn(clip, name, caption, model_name, steps, loss, seed, start, end, sampli
 
     def work(report):
         return studio.learn(
-            clip, name or "", caption or "", model_name, int(steps), loss, int(seed), owner=owner, job=job,
+            clip, name or "", caption or "", model_name, steps, loss, seed, owner=owner, job=job,
             on_progress=report, **selection,
         )  # fmt: skip
 
@@ -448,9 +450,9 @@ def generating(motion_name, prompt, negative_prompt, motion_type, strength, seed
         videos = []
         with studio.jobs.run(job):  # one job for both videos of a comparison
             for index, name in enumerate(names):
-                videos.append(str(studio.generate(
-                    name, prompt, negative_prompt or "", motion_type, float(strength), int(seed), int(steps) or None,
-                    float(guidance) or None, model_name=DEFAULT_MODEL, owner=owner, job=job,
+                videos.append(str(studio.generate(  # 0 steps or guidance: the model's; numbers checked by the library
+                    name, prompt, negative_prompt or "", motion_type, strength, seed, steps or None,
+                    guidance or None, model_name=DEFAULT_MODEL, owner=owner, job=job,
                     on_progress=lambda update, done=index: report((done, update)),
                 )))  # fmt: skip
         return videos

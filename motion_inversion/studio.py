@@ -184,7 +184,8 @@ class Studio:
                 raise MotionInversionError(
                     f"motion type must be one of {', '.join(MOTION_TYPES)}, got {motion_type!r}"
                 )
-            check_all(strength=strength, seed=seed, sampling_steps=steps or None, guidance=guidance)
+            checked = check_all(strength=strength, seed=seed, sampling_steps=steps or None, guidance=guidance)
+            strength, seed, steps, guidance = checked.values()
             motion = Motion.load(self.libraries.entry(owner, motion_name).path) if motion_name else None
         progress = self._progress_until_stopped(job, on_progress)
         with self.jobs.run(job):

@@ -221,3 +221,30 @@ def test_text_from_a_file_is_shown_as_text_never_as_html(app):
     shown = app.as_text("<img src=x onerror=alert(1)> *bold* [link](http://x)")
     assert "<img" not in shown and "&lt;img" in shown
     assert "\\*bold\\*" in shown and "\\[link\\]" in shown
+
+
+def test_a_fade_in_clip_is_learned_generated_and_matched_through_the_api(app, client, tmp_path):
+    """A black first frame used to crash the motion match after the video was made (and the video was lost)."""
+    fade_in = make_clip(tmp_path / "fadein.mp4", size="64x64", extra=["-vf", "fade=in:0:3"])
+    assert "Saved **fade-in**" in invert(client, fade_in, "fade-in").result()[0]
+    video, baseline, match = client.predict("fade-in", "a red circle", "", "object", 1.0, 0, 2, 0, True,
+                                            api_name="/generate")  # fmt: skip
+    assert decoded_frames(video) == (TINY_FRAMES, *TINY_SIZE) and decoded_frames(baseline)
+    assert match.startswith("Motion match with the reference clip") or "no motion to measure" in match
+
+
+def test_out_of_range_numbers_through_the_api_are_refused_with_their_range(app, client):
+    before = library_files(app)
+    cases = [
+        ((1.0, 2**64, 2, 0), "seed must be an integer from 0 to 18446744073709551615"),
+        ((1.0, -1, 2, 0), "seed must be an integer"),
+        ((1.0, 0, 5000, 0), "sampling steps must be an integer from 1 to 1000"),
+        # the strength slider checks its own range first (JSON carries no NaN: see test_bad_input)
+        ((1e308, 0, 2, 0), "Value 1e\\+308 is greater than maximum value"),
+        ((-1.0, 0, 2, 0), "Value -1.0 is less than minimum value"),
+        ((1.0, 0, 2, 1e9), "guidance must be a number from 0 to 100"),
+    ]
+    for (strength, seed, steps, guidance), message in cases:
+        assert_refused(lambda s=strength, e=seed, n=steps, g=guidance: client.predict(
+            app.NO_MOTION, "a cat", "", "object", s, e, n, g, False, api_name="/generate"), message)  # fmt: skip
+    assert library_files(app) == before

@@ -51,7 +51,7 @@ def build_text_encoder(vocab_size: int):
     from transformers import UMT5Config, UMT5EncoderModel
 
     config = UMT5Config(vocab_size=vocab_size, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4,
-                        relative_attention_num_buckets=8, pad_token_id=1)  # fmt: skip
+                        relative_attention_num_buckets=8, pad_token_id=1, dropout_rate=0.0)  # fmt: skip
     return UMT5EncoderModel(config)
 
 
