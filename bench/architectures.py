@@ -2,7 +2,7 @@
 5B's transformers with random weights (motion_inversion/random_models.py), at a small clip size, through invert ->
 Motion.save -> Motion.load -> generate.
 
-    python bench/architectures.py [--size 64 --frames 8 --wan-frames 17 --steps 2 --inversion-steps 50] [--only-wan]
+    python bench/architectures.py [--size 64 --frames 8 --wan-frames 17 --steps 2 --inversion-steps 50] [--names ...]
 
 Per architecture, in its own process (so each peak memory is its own): building the model, learning a motion
 (`--steps` training steps after `--inversion-steps` DDIM inversion steps) without and with gradient checkpointing,
@@ -83,7 +83,13 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--wan-frames", type=int, default=17, help="frames for Wan (its VAE takes 1 + 4k)")
-    parser.add_argument("--only-wan", action="store_true")
+    parser.add_argument(
+        "--names",
+        nargs="+",
+        choices=ARCHITECTURES,
+        default=list(ARCHITECTURES),
+        help="the architectures to run (Wan 2.2 5B in float32 needs ~24 GB of memory)",
+    )
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--inversion-steps", type=int, default=50)
     parser.add_argument("--only", choices=ARCHITECTURES, help="(internal) run one architecture, print JSON rows")
@@ -94,9 +100,7 @@ def main() -> None:
         print(json.dumps(run(args.only, args.size, args.frames, args.steps, args.inversion_steps)))
         return
     rows = []
-    for name in ARCHITECTURES:
-        if args.only_wan and not name.startswith("wan"):
-            continue
+    for name in args.names:
         frames = args.wan_frames if name.startswith("wan") else args.frames
         result = subprocess.run([sys.executable, __file__, "--only", name, "--frames", str(frames), *settings],
                                 capture_output=True, text=True, check=True)  # fmt: skip

@@ -19,7 +19,8 @@ from motion_inversion.video import Clip
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("name", ARCHITECTURES)
+# Wan 2.2 5B in float32 holds ~24 GB: past a 24 GB machine; `python bench/architectures.py --names wan2.2-5b` runs it
+@pytest.mark.parametrize("name", [name for name in ARCHITECTURES if name != "wan2.2-5b"])
 def test_the_real_architecture_learns_saves_and_generates(name, tmp_path):
     num_frames = 17 if name.startswith("wan") else 8
     model = random_weight_model(name, height=64, width=64, num_frames=num_frames)
