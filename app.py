@@ -81,7 +81,7 @@ studio = Studio(
     scratch=Scratch(Path(get_upload_folder()) / "motion-inversion"),  # in Gradio's cache: results are not copied
     offload=OFFLOAD,
 )
-visitors = Visitors()
+visitors = Visitors(browser_secret(studio.libraries.root))  # signs anonymous visitors' ids
 
 
 def default_steps(model_name: str) -> int:
@@ -547,10 +547,10 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
         + ("\n\nYour library is private: sign in with Hugging Face to keep it across browsers; without signing in "
            "it stays in this browser for a few days." if PRIVATE else "")
     )  # fmt: skip
-    # anonymous visitors' library id, kept in their browser (encrypted with a key stored beside the libraries)
-    browser_id = gr.BrowserState(
-        "", storage_key="motion-inversion-visitor", secret=browser_secret(studio.libraries.root)
-    )
+    # anonymous visitors' library id, kept in their browser and signed by the server (owners.Visitors); Gradio's
+    # encryption key is public (sent to the page), so it is only fixed here so that the browser's value stays
+    # readable after a restart
+    browser_id = gr.BrowserState("", storage_key="motion-inversion-visitor", secret="motion-inversion-visitor")
     if os.environ.get("SPACE_ID"):
         gr.LoginButton()  # Hugging Face sign-in (the Space's README enables hf_oauth)
     learn_ticket, generate_ticket = gr.State(""), gr.State("")

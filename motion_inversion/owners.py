@@ -12,6 +12,8 @@ Examples (the sample clips learned ahead, or the folder `MOTION_INVERSION_EXAMPL
 library everyone sees; a motion there is named `examples/<name>` ("/" never appears in a library name).
 """
 
+import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -109,19 +111,38 @@ class Libraries:
 
 class Visitors:
     """Which owner each open page (Gradio session) belongs to: the anonymous id its browser keeps, told to the
-    server when the page loads. A session that never said (an API client) owns `session-<its id>`."""
+    server when the page loads. A session that never said (an API client) owns `session-<its id>`.
 
-    def __init__(self):
+    The browser keeps `<id>.<signature>`, the signature an HMAC of the id under a key that never leaves the server
+    (`secret`): an id the server did not issue -- made up, or another visitor's guessed -- is refused and replaced by
+    a fresh one. (Gradio's BrowserState encryption cannot protect it: its key is sent to every page.)"""
+
+    def __init__(self, secret: str | bytes | None = None):
         self._owners: dict[str, str] = {}
         self._lock = threading.Lock()
+        secret = secret if secret is not None else secrets.token_bytes(32)
+        self._key = secret.encode() if isinstance(secret, str) else secret
 
-    def arrive(self, session: str, browser_id: str) -> str:
-        """Remember the page's browser id; returns the id to keep (a fresh one for a new or unreadable id)."""
-        if not OWNER_KEY.match(f"anon-{browser_id}"):
+    def _signature(self, browser_id: str) -> str:
+        return hmac.new(self._key, browser_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def issued(self, token: str) -> str | None:
+        """The id in a token the server signed, else None."""
+        browser_id, _, signature = str(token).partition(".")
+        if OWNER_KEY.match(f"anon-{browser_id}") and hmac.compare_digest(signature, self._signature(browser_id)):
+            return browser_id
+        return None
+
+    def arrive(self, session: str, token: str) -> str:
+        """Remember the page's visitor from the token its browser keeps; returns the token to keep (a fresh one
+        for a new, unreadable or forged token)."""
+        browser_id = self.issued(token)
+        if browser_id is None:
             browser_id = secrets.token_hex(16)  # not token_urlsafe: ids must start with a letter or digit
+            token = f"{browser_id}.{self._signature(browser_id)}"
         with self._lock:
             self._owners[session] = owner_key("anon", browser_id)
-        return browser_id
+        return token
 
     def owner(self, session: str, hf_username: str | None = None) -> str:
         if hf_username:

@@ -114,13 +114,28 @@ def test_owner_keys_are_never_paths():
     for bad in ("../alice", "a/b", "", ".hidden", "x" * 200, "a\nb"):
         with pytest.raises(MotionInversionError, match="not a valid visitor id"):
             owner_key("anon", bad)
-    visitors = Visitors()
+    visitors = Visitors("server-side key")
     kept = visitors.arrive("page-1", "../../etc")  # an unreadable id gets a fresh one
-    assert kept != "../../etc" and visitors.owner("page-1") == f"anon-{kept}"
+    assert kept != "../../etc" and visitors.owner("page-1") == f"anon-{kept.split('.')[0]}"
     assert visitors.arrive("page-2", kept) == kept and visitors.owner("page-2") == visitors.owner("page-1")
     assert visitors.owner("page-3") == "session-page-3" and visitors.owner("page-3", "bob") == "hf-bob"
     fresh = {visitors.arrive(f"new-{n}", "") for n in range(500)}  # every fresh id is a valid key (a 1-in-32 bug)
     assert len(fresh) == 500
+
+
+def test_an_anonymous_id_the_server_did_not_sign_is_replaced():
+    """The browser keeps `<id>.<signature>`; the signing key stays on the server (Gradio's BrowserState key is
+    sent to every page, so its encryption protects nothing)."""
+    visitors = Visitors("server-side key")
+    token = visitors.arrive("page-1", "")
+    browser_id, signature = token.split(".")
+    victim = visitors.owner("page-1")
+    forgeries = [browser_id, f"{browser_id}.{'0' * 32}", f"{browser_id}.{signature[:-1]}x", f"{'a' * 32}.{signature}"]
+    for forged in forgeries:
+        replacement = visitors.arrive("attacker", forged)
+        assert replacement != forged and visitors.owner("attacker") != victim
+    other_server = Visitors("another key")  # a token from another deployment is not this one's either
+    assert other_server.arrive("page-9", token) != token
 
 
 def test_idle_anonymous_libraries_are_cleaned_and_signed_in_ones_kept(tmp_path):
