@@ -36,6 +36,7 @@ from motion_inversion.owners import (
     anonymous_days_from_env,
     browser_secret,
     private_mode_from_env,
+    quotas_from_env,
 )
 from motion_inversion.progress import Progress
 from motion_inversion.sampling import SAMPLING_MODES
@@ -57,9 +58,10 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_MODEL = os.environ.get("MOTION_INVERSION_MODEL", "toy")
 MAX_QUEUE = int(os.environ.get("MOTION_INVERSION_MAX_QUEUE", "16"))
 MAX_UPLOAD = os.environ.get("MOTION_INVERSION_MAX_UPLOAD", "200mb")
-# The most files kept in Gradio's cache (uploads, generated videos, handed-out copies of library files); the oldest
-# go first. 500 toy videos are ~10 MB; a real model's are ~1 MB each.
+# The most files and bytes kept in Gradio's cache (uploads, generated videos, handed-out copies of library files);
+# the oldest go first. 500 toy videos are ~10 MB; a real model's are ~1 MB each; an upload may be 200 MB.
 MAX_TEMP_FILES = int(os.environ.get("MOTION_INVERSION_MAX_TEMP_FILES", "500"))
+MAX_TEMP_BYTES = int(float(os.environ.get("MOTION_INVERSION_MAX_TEMP_MB", "2000")) * 2**20)
 NO_MOTION = "(none: plain model)"
 # Gradio's gallery stretches its few items over the whole width; fixed 140 px cells keep the thumbnails small and
 # their names readable, whatever their number.
@@ -77,7 +79,7 @@ EXAMPLES = Path(os.environ.get("MOTION_INVERSION_EXAMPLES") or ASSETS / "example
 OFFLOAD = os.environ.get("MOTION_INVERSION_OFFLOAD", "0").lower() in ("1", "true", "yes")
 
 studio = Studio(
-    Libraries(default_library_dir(), PRIVATE, EXAMPLES, anonymous_days_from_env()),
+    Libraries(default_library_dir(), PRIVATE, EXAMPLES, anonymous_days_from_env(), *quotas_from_env()),
     scratch=Scratch(Path(get_upload_folder()) / "motion-inversion"),  # in Gradio's cache: results are not copied
     offload=OFFLOAD,
 )
@@ -151,7 +153,7 @@ def shown(path: Path | None) -> str | None:
 
 def tidy() -> None:
     """Keep Gradio's cache within MAX_TEMP_FILES files and drop anonymous libraries left idle too long."""
-    prune([Path(demo.GRADIO_CACHE)], MAX_TEMP_FILES)  # uploads, results and handed-out copies
+    prune([Path(demo.GRADIO_CACHE)], MAX_TEMP_FILES, MAX_TEMP_BYTES)  # uploads, results and handed-out copies
     studio.libraries.clean_idle()
 
 

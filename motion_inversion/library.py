@@ -142,9 +142,30 @@ def list_motions(folder: str | os.PathLike | None = None) -> list[MotionEntry]:
 class MotionLibrary:
     """Add, list, rename, delete and import saved motions in one folder."""
 
-    def __init__(self, folder: str | os.PathLike | None = None):
+    def __init__(self, folder: str | os.PathLike | None = None, max_motions: int | None = None,
+                 max_bytes: int | None = None):  # fmt: skip
+        """`max_motions` and `max_bytes` bound what the folder may hold (a visitor's quota on a public Space);
+        a save beyond them is refused with a line saying so."""
         self.folder = Path(folder).expanduser() if folder is not None else default_library_dir()
+        self.max_motions, self.max_bytes = max_motions, max_bytes
         self.clean_leftovers()
+
+    def check_quota(self) -> None:
+        """Refuse a new motion when the library already holds its quota of motions or bytes."""
+        if self.max_motions is None and self.max_bytes is None or not self.folder.is_dir():
+            return
+        paths = [path for path in self.folder.iterdir() if path.is_file()]
+        motions = sum(path.suffix == MOTION_SUFFIX for path in paths)
+        used = sum(path.stat().st_size for path in paths)
+        if self.max_motions is not None and motions >= self.max_motions:
+            raise MotionInversionError(
+                f"your library is full ({motions} motions, the most kept here): delete some to make room"
+            )
+        if self.max_bytes is not None and used >= self.max_bytes:
+            raise MotionInversionError(
+                f"your library is full ({used / 2**20:.0f} MB of {self.max_bytes / 2**20:.0f} MB): delete some "
+                "motions to make room"
+            )
 
     def clean_leftovers(self, older_than: float = LEFTOVER_SECONDS) -> list[Path]:
         """Remove what killed writes left: temporary files and previews without a motion older than `older_than`
@@ -174,8 +195,10 @@ class MotionLibrary:
     @contextmanager
     def reserved(self, name: str, if_taken: str = "refuse") -> Iterator[Path]:
         """Reserve `name` (or, with if_taken="number", its first free variant) for one writer, atomically, and
-        yield the motion's path; the reservation is released when the block ends, whatever happens."""
+        yield the motion's path; the reservation is released when the block ends, whatever happens. A library at
+        its quota refuses (check_quota)."""
         name = check_name(name)
+        self.check_quota()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:

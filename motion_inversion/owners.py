@@ -38,6 +38,14 @@ def anonymous_days_from_env() -> float:
     return float(os.environ.get("MOTION_INVERSION_ANON_DAYS", "7"))
 
 
+def quotas_from_env() -> tuple[int, int]:
+    """Each visitor's library on a public Space: at most MOTION_INVERSION_QUOTA_MOTIONS motions (default 50) and
+    MOTION_INVERSION_QUOTA_MB megabytes (default 500; a toy motion is 0.2 MB, a ZeroScope one 111 MB)."""
+    motions = int(os.environ.get("MOTION_INVERSION_QUOTA_MOTIONS", "50"))
+    megabytes = float(os.environ.get("MOTION_INVERSION_QUOTA_MB", "500"))
+    return motions, int(megabytes * 2**20)
+
+
 def owner_key(kind: str, identity: str) -> str:
     """The library key of a visitor: kind is hf, anon or session. Refuses anything that could leave the folder."""
     key = f"{kind}-{identity}"
@@ -48,9 +56,12 @@ def owner_key(kind: str, identity: str) -> str:
 
 class Libraries:
     def __init__(self, root: str | os.PathLike, private: bool = False, examples: str | os.PathLike | None = None,
-                 anonymous_days: float = 7.0):  # fmt: skip
+                 anonymous_days: float = 7.0, quota_motions: int | None = None,
+                 quota_bytes: int | None = None):  # fmt: skip
+        """`quota_motions` and `quota_bytes` bound each visitor's library in private mode (quotas_from_env)."""
         self.root = Path(root).expanduser()
         self.private = private
+        self.quota_motions, self.quota_bytes = quota_motions, quota_bytes
         self.anonymous_days = anonymous_days
         self.examples = MotionLibrary(examples) if examples and Path(examples).is_dir() else None
 
@@ -63,7 +74,7 @@ class Libraries:
         folder = self.root / "users" / owner
         if folder.is_dir() and owner.startswith(EXPIRING_KINDS):
             os.utime(folder)  # last use: idle libraries are cleaned after anonymous_days
-        return MotionLibrary(folder)
+        return MotionLibrary(folder, self.quota_motions, self.quota_bytes)
 
     # -- names across the visitor's library and the examples ---------------------------------------------------------
     def names(self, owner: str = "") -> list[str]:

@@ -2,8 +2,9 @@
 
 The app puts this folder inside Gradio's cache, so Gradio hands its files to the page as they are instead of
 copying each one again. Gradio serves files there to whoever knows their path, so every file sits in a folder with
-an unguessable name (128 random bits, like Gradio's own content hashes). `prune` keeps the newest `max_files` files
-under the folders it is given, so a public Space's disk does not grow with every visitor.
+an unguessable name (128 random bits, like Gradio's own content hashes). `prune` keeps the newest files under the
+folders it is given, at most `max_files` of them and `max_bytes` in all, so a public Space's disk does not grow with
+every visitor (a count alone let 500 uploads of 200 MB fill ~100 GB).
 """
 
 import hashlib
@@ -46,21 +47,27 @@ class Scratch:
         return copy
 
 
-def prune(folders: list[Path], max_files: int) -> int:
-    """Delete the oldest files under `folders` beyond the newest `max_files`, and the folders left empty;
-    returns how many files were deleted."""
+def prune(folders: list[Path], max_files: int, max_bytes: int | None = None) -> int:
+    """Delete the oldest files under `folders` beyond the newest `max_files` (and beyond `max_bytes` in all), and
+    the folders left empty; returns how many files were deleted."""
     files = []
     for folder in folders:
         if folder.is_dir():
             for path in folder.rglob("*"):
                 try:
                     if path.is_file():
-                        files.append((path.stat().st_mtime, path))
+                        stat = path.stat()
+                        files.append((stat.st_mtime, stat.st_size, path))
                 except OSError:  # deleted meanwhile by another request
                     continue
-    files.sort(reverse=True)
+    files.sort(key=lambda item: item[0], reverse=True)
+    kept, total = 0, 0
+    for _, size, _ in files:
+        if kept == max_files or (max_bytes is not None and total + size > max_bytes):
+            break
+        kept, total = kept + 1, total + size
     deleted = 0
-    for _, path in files[max_files:]:
+    for _, _, path in files[kept:]:
         path.unlink(missing_ok=True)
         deleted += 1
         for parent in path.parents:

@@ -188,3 +188,18 @@ def test_a_read_only_library_opens_and_lists(tmp_path, frames):
             reopened.add(small_motion(), "new")
     finally:
         os.chmod(library.folder, 0o755)
+
+
+def test_a_library_at_its_quota_refuses_with_a_line_and_keeps_what_it_has(tmp_path):
+    library = MotionLibrary(tmp_path / "lib", max_motions=2)
+    library.add(small_motion(), "one")
+    library.add(small_motion(), "two")
+    before = files(library.folder)
+    with pytest.raises(MotionInversionError, match=r"your library is full \(2 motions"):
+        library.add(small_motion(), "three")
+    library.delete("one")
+    assert library.add(small_motion(), "three").name == "three"  # room again
+    small = MotionLibrary(tmp_path / "lib", max_bytes=1)
+    with pytest.raises(MotionInversionError, match="your library is full .* MB"):
+        small.add(small_motion(), "four")
+    assert "one.safetensors" in before and files(library.folder).keys() == {"two.safetensors", "three.safetensors"}

@@ -190,3 +190,13 @@ def test_the_browser_secret_survives_restarts_and_an_unwritable_folder(tmp_path)
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")  # the library folder cannot be made: as on read-only storage
     assert browser_secret(blocked / "lib") == browser_secret(blocked / "lib")  # one per process, no OSError
+
+
+def test_prune_keeps_the_cache_within_its_bytes_too(tmp_path):
+    for index in range(5):
+        path = tmp_path / "cache" / f"{index}.bin"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (time.time() - 100 + index, time.time() - 100 + index))
+    assert prune([tmp_path / "cache"], max_files=100, max_bytes=2500) == 3  # the oldest go first
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["3.bin", "4.bin"]
