@@ -35,6 +35,15 @@ class MotionEmbeddingProcessor(nn.Module):
         self.strength = 1.0
         self.current_grid = self.trained_grid
 
+    def grid_size(self, tokens: int, what: str) -> int:
+        """Positions in the current grid; `tokens` (of one attention call) must be a whole number of grids."""
+        grid_size = self.current_grid[0] * self.current_grid[1]
+        if tokens % grid_size:
+            raise ValueError(
+                f"{what} got {tokens} tokens, not a multiple of the grid {self.current_grid[0]}x{self.current_grid[1]}"
+            )
+        return grid_size
+
     def query_key_for(self, num_frames: int, dtype: torch.dtype) -> torch.Tensor:
         return (resample_frames(self.query_key, num_frames) * self.strength).to(dtype)  # (f, c)
 
@@ -62,12 +71,7 @@ class MotionAttnProcessor(MotionEmbeddingProcessor):
             raise ValueError("MotionAttnProcessor only applies to temporal self-attention on (b*h*w, f, c) inputs")
         residual = hidden_states
         tokens, num_frames, channels = hidden_states.shape  # (b*h*w, f, c)
-        grid_size = self.current_grid[0] * self.current_grid[1]
-        if tokens % grid_size:
-            raise ValueError(
-                f"temporal attention got {tokens} spatial tokens, not a multiple of the latent grid "
-                f"{self.current_grid[0]}x{self.current_grid[1]}"
-            )
+        grid_size = self.grid_size(tokens, "temporal attention")
         batch_size = tokens // grid_size
 
         if attention_mask is not None:

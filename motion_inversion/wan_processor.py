@@ -45,12 +45,7 @@ class WanMotionAttnProcessor(MotionEmbeddingProcessor):
         if encoder_hidden_states is not None:
             raise ValueError("WanMotionAttnProcessor applies to Wan's self-attention (attn1) only")
         batch_size, tokens, channels = hidden_states.shape  # (b, f*h*w, c)
-        grid_size = self.current_grid[0] * self.current_grid[1]
-        if tokens % grid_size:
-            raise ValueError(
-                f"Wan self-attention got {tokens} tokens, not a multiple of the token grid "
-                f"{self.current_grid[0]}x{self.current_grid[1]}"
-            )
+        grid_size = self.grid_size(tokens, "Wan self-attention")
         num_frames = tokens // grid_size
         frames_view = (batch_size, num_frames, grid_size, channels)
 

@@ -15,11 +15,8 @@ latent frame is given clean, with timestep 0 on its tokens, and only the other f
 the loss), so the same model can start a video from an image.
 """
 
-import math
-
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..families.wan import shifted_sigmas
 from . import clips
@@ -74,24 +71,13 @@ def to_video(frames: torch.Tensor) -> torch.Tensor:
 
 
 def train_vae(frames: torch.Tensor, steps: int, log, device="cpu", vae=None, lr=1e-3, batch: int = 8):
-    """Train a new video autoencoder on whole clips, or go on training `vae`."""
-    vae = (build_vae() if vae is None else vae).to(device).train().requires_grad_(True)
-    optimizer = torch.optim.AdamW(vae.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(1)
-    for step in range(steps):
-        video = to_video(frames[torch.randint(len(frames), (batch,), generator=generator)]).to(device)
-        posterior = vae.encode(video).latent_dist
-        reconstruction = vae.decode(posterior.sample()).sample
-        kl = posterior.kl().mean() / video[0].numel()
-        loss = F.mse_loss(reconstruction, video) + 1e-4 * kl
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        for group in optimizer.param_groups:
-            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * (step + 1) / steps))
-        if step % 50 == 0 or step == steps - 1:
-            log(f"vae step {step}/{steps} loss {loss.item():.5f}")
-    return vae.eval().requires_grad_(False)
+    """Train a new video autoencoder on whole clips (`batch` a step), or go on training `vae`."""
+    from .train import fit_autoencoder
+
+    def draw(generator: torch.Generator) -> torch.Tensor:
+        return to_video(frames[torch.randint(len(frames), (batch,), generator=generator)])
+
+    return fit_autoencoder(build_vae() if vae is None else vae, draw, steps, log, device, lr)
 
 
 @torch.no_grad()

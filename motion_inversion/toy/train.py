@@ -114,13 +114,23 @@ def to_pixels(frames: torch.Tensor) -> torch.Tensor:
 
 
 def train_vae(frames: torch.Tensor, steps: int, log, device="cpu", vae=None, lr=1e-3) -> "torch.nn.Module":
-    """Train a new autoencoder, or go on training `vae` (a refit to a changed toy world)."""
-    vae = (build_vae() if vae is None else vae).to(device).train().requires_grad_(True)
-    optimizer = torch.optim.AdamW(vae.parameters(), lr=lr)
+    """Train a new autoencoder, or go on training `vae` (a refit to a changed toy world): 64 frames a step."""
     images = frames.flatten(0, 1)  # (clips*frames, h, w, 3)
+
+    def draw(generator: torch.Generator) -> torch.Tensor:
+        return to_pixels(images[torch.randint(len(images), (64,), generator=generator)])
+
+    return fit_autoencoder(build_vae() if vae is None else vae, draw, steps, log, device, lr)
+
+
+def fit_autoencoder(vae, draw, steps: int, log, device="cpu", lr=1e-3) -> "torch.nn.Module":
+    """Reconstruction + a little KL on batches from `draw(generator)`, the learning rate on a cosine to zero; the
+    toy UNet's frame VAE and the toy Wan's video VAE alike."""
+    vae = vae.to(device).train().requires_grad_(True)
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(1)
     for step in range(steps):
-        batch = to_pixels(images[torch.randint(len(images), (64,), generator=generator)]).to(device)
+        batch = draw(generator).to(device)
         posterior = vae.encode(batch).latent_dist
         reconstruction = vae.decode(posterior.sample()).sample
         kl = posterior.kl().mean() / batch[0].numel()
