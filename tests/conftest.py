@@ -7,6 +7,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+# importing app.py sets the server's thread count (one less than the cores); the suite keeps torch's own
+os.environ.setdefault("MOTION_INVERSION_THREADS", str(len(os.sched_getaffinity(0))))
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
