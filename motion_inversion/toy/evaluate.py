@@ -155,7 +155,7 @@ def reference_cases(model: VideoModel, index: int, spec: clips.ClipSpec, prompts
                     variants: dict, invert_options: dict) -> tuple[list[Case], float]:  # fmt: skip
     """One reference's cases: learn its motion, then generate each prompt in each variant; and the seconds it took."""
     started = time.time()
-    reference = clips.render(spec)
+    reference = clips.render(spec, num_frames=model.spec.num_frames)  # the toy Wan's clips are 9 frames
     clip = Clip(reference.frames, fps=model.spec.fps, source=f"toy {spec.kind} clip {index}")
     motion = invert(model, clip, prompt=reference.caption, seed=index, **invert_options)
     cases = []
