@@ -242,6 +242,10 @@ def _generate(args: argparse.Namespace) -> None:
     check_all(strength=args.strength, seed=args.seed, sampling_steps=args.steps, guidance=args.guidance,
               num_frames=args.frames, noise_prior=args.noise_prior, motion_until=args.motion_until)  # fmt: skip
     motion = Motion.load(args.motion)
+    if args.image is not None:  # before any model loads
+        from .video import check_image
+
+        check_image(args.image)
     out = Path(args.out) if args.out else Path(f"{Path(args.motion).stem}-seed{args.seed}.mp4")
     _check_writable(out)
     if args.model is None and motion.base_model not in REGISTRY:  # a file's label is never a path or id to load
@@ -263,7 +267,7 @@ def _generate(args: argparse.Namespace) -> None:
                 model, motion, args.prompt, negative_prompt=args.negative_prompt, motion_type=args.motion_type,
                 strength=args.strength, seed=args.seed, steps=args.steps, guidance=args.guidance,
                 num_frames=args.frames, noise_prior=args.noise_prior, motion_until=args.motion_until,
-                callback=on_step,
+                callback=on_step, image=args.image, fit=args.fit,
             )  # fmt: skip
     finally:
         progress.close()
@@ -393,6 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the model's)",
     )
     generate.add_argument("--model", help="base model (default: the one the motion was learned on)")
+    generate.add_argument("--image", help="start the video from this image (models trained for it: wan2.2-5b, the "
+                          "toy Wan); fitted to the video's size as --fit says")  # fmt: skip
+    generate.add_argument("--fit", choices=FIT_MODES, default="crop", help="fit the image: crop (default), pad or "
+                          "stretch")  # fmt: skip
     generate.add_argument("--device", help="cuda, cuda:1, cpu (default: cuda when available)")
     generate.add_argument("--offload", action="store_true", help=OFFLOAD_HELP)
     generate.add_argument("--out", help="mp4 to write (default: MOTION-seedN.mp4)")

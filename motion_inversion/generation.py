@@ -10,17 +10,20 @@ size differ from the motion's, the embeddings are resampled (see embeddings.py) 
 """
 
 import math
+import os
 import warnings
 from collections.abc import Callable
 from contextlib import ExitStack
 
+import numpy as np
 import torch
 
 from .errors import MotionInversionError, MotionInversionWarning
 from .limits import check_all
-from .models import VideoModel
+from .models import REGISTRY, VideoModel
 from .motion import Motion
 from .progress import ProgressCallback, report
+from .video import read_image
 
 MOTION_TYPES = ("camera", "object", "hybrid")  # each model's recipe maps them to value modes (ModelSpec.value_modes)
 # callback(step, total) -> True to stop: generation then raises MotionInversionError (there is no partial video).
@@ -79,8 +82,16 @@ def generate(
     value_mode: str | None = None,
     on_progress: ProgressCallback | None = None,
     motion_until: float | None = None,
+    image: str | os.PathLike | np.ndarray | None = None,
+    fit: str = "crop",
 ) -> torch.Tensor:
     """A video as uint8 frames (frames, height, width, 3). Unset sizes come from the motion, else the model.
+
+    `image` (a file or a uint8 (h, w, 3) array) starts the video, on a model trained for it (`ModelSpec.first_frame`:
+    Wan 2.2 TI2V; others refuse with one line): fitted to the video's size as clips are (`fit`), encoded, and given
+    as the clean first latent frame at every step (timestep 0 on its tokens), as the model was trained. The motion's
+    inversion latent belongs to another scene, so with an image the start is plain noise unless `noise_prior` is
+    given (not measured yet: the issue "My image, this motion").
 
     `on_progress` gets stages "sampling" (step k of N) and "decoding" (progress.py); it or `callback` may stop it.
     Unset `strength` and `noise_prior` come from the model's recipe (ModelSpec), and so do the value mode and
@@ -96,6 +107,7 @@ def generate(
     settings = check_all(strength=strength, seed=seed, sampling_steps=steps, guidance=guidance, num_frames=num_frames,
                          height=height, width=width, noise_prior=noise_prior, motion_until=motion_until)  # fmt: skip
     strength, seed, steps, guidance, num_frames, height, width, noise_prior, motion_until = settings.values()
+    noise_given = noise_prior
     noise_prior = model.spec.noise_prior if noise_prior is None else noise_prior
     strength = model.spec.strength if strength is None else strength
     motion_until = model.spec.motion_until[motion_type] if motion_until is None else motion_until
@@ -103,6 +115,11 @@ def generate(
     if motion is not None and motion.base_model != model.name:
         raise MotionInversionError(
             f"this motion was learned on '{motion.base_model}', not on '{model.name}': load that base model"
+        )
+    if image is not None and not spec.first_frame:
+        able = [name for name, other in REGISTRY.items() if other.first_frame]
+        raise MotionInversionError(
+            f"{model.name} cannot start a video from an image: models that can: {', '.join(able)}"
         )
     size_source = motion if motion is not None else spec
     num_frames = num_frames or size_source.num_frames
@@ -119,11 +136,18 @@ def generate(
     guidance = spec.guidance if guidance is None else guidance
     latent_height, latent_width = model.latent_size(height, width)
 
+    first_frame = None
+    if image is not None:
+        noise_prior = 0.0 if noise_given is None else noise_prior
+        pixels = torch.from_numpy(read_image(image, height, width, fit))  # (1, h, w, 3)
+        first_frame = model.encode_frames(pixels)  # (1, c, 1, h', w'): one latent frame
     generator = torch.Generator().manual_seed(seed)
     channels = model.denoiser.config.in_channels
     shape = (1, channels, model.latent_frames(num_frames), latent_height, latent_width)
     latents = initial_latent(shape, generator, motion.inversion_latent if motion else None, noise_prior)
     latents = latents.to(model.device) * getattr(model.scheduler, "init_noise_sigma", 1.0)
+    if first_frame is not None:
+        latents[:, :, :1] = first_frame
 
     use_guidance = guidance > 1.0
     text = model.encode_text([negative_prompt, prompt] if use_guidance else [prompt])
@@ -138,11 +162,13 @@ def generate(
             if index == motion_steps:
                 embeddings.close()  # the plain model from here on
             model_input = torch.cat([latents] * 2) if use_guidance else latents
-            output = model.predict(model_input.to(model.dtype), t, text).float()
+            output = model.predict(model_input.to(model.dtype), t, text, first_frame is not None).float()
             if use_guidance:
                 unconditional, conditional = output.chunk(2)
                 output = unconditional + guidance * (conditional - unconditional)
             latents = scheduler.step(output, t, latents).prev_sample
+            if first_frame is not None:
+                latents[:, :, :1] = first_frame  # the image stays what it is
             stop = report(on_progress, "sampling", index + 1, steps)
             if (callback is not None and callback(index + 1, steps)) or stop:
                 raise MotionInversionError(f"generation stopped at step {index + 1} of {steps}")

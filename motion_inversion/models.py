@@ -53,6 +53,7 @@ class ModelSpec:
     scheduler_overrides: dict = field(default_factory=dict)
     family: str | None = None  # families/ name; None: read from the pipeline folder
     per_token_timesteps: bool = False  # Wan 2.2 TI2V: the transformer takes one timestep per token
+    first_frame: bool = False  # trained to start a video from a clean first latent frame (an image): Wan 2.2 TI2V
     offload: bool = False  # keep the text encoder and VAE in CPU memory between their calls (load_model)
     description: str = ""
 
@@ -126,7 +127,7 @@ REGISTRY: dict[str, ModelSpec] = {
         ModelSpec(
             "wan2.2-5b", "Wan-AI/Wan2.2-TI2V-5B-Diffusers", height=704, width=1280, num_frames=121, fps=24,
             steps=50, guidance=5.0, value_pool=4, family="wan", per_token_timesteps=True, offload=True,
-            frame_step=4,
+            frame_step=4, first_frame=True,
             description="Wan 2.2 text-and-image-to-video 5B (WanTransformer3DModel, 16x VAE)",
         ),
     ]
@@ -221,10 +222,12 @@ class VideoModel:
         images = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return images.permute(0, 2, 3, 1).contiguous()
 
-    def predict(self, latents: torch.Tensor, timestep, text_embeddings: torch.Tensor) -> torch.Tensor:
+    def predict(self, latents: torch.Tensor, timestep, text_embeddings: torch.Tensor,
+                first_frame_given: bool = False) -> torch.Tensor:  # fmt: skip
         """The denoiser's output (noise, velocity or flow velocity, as the model was trained) for (batch, c, frames,
-        h, w) latents."""
-        return self.family.predict(self.denoiser, latents, timestep, text_embeddings, self.spec.per_token_timesteps)
+        h, w) latents; `first_frame_given`: the first latent frame is clean (an image to start from)."""
+        return self.family.predict(self.denoiser, latents, timestep, text_embeddings, self.spec.per_token_timesteps,
+                                   first_frame_given)  # fmt: skip
 
     def to(self, device=None, dtype=None) -> "VideoModel":
         if self.offload_hooks and device is not None:

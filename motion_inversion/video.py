@@ -140,6 +140,40 @@ def read_whole_clip(path: str | os.PathLike, max_side: int = 256, max_frames: in
     return read_clip(path, max_frames, height, width, fit="stretch")
 
 
+def read_image(image: "str | os.PathLike | np.ndarray", height: int, width: int, fit: FitMode = "crop") -> np.ndarray:
+    """An image file (or a uint8 (h, w, 3) array) fitted to height x width the way clips are (crop, pad or
+    stretch): uint8 (1, height, width, 3). Anything that is not an image is refused with one line naming it."""
+    import tempfile
+
+    from PIL import Image
+
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise MotionInversionError(f"an image array must be uint8 (h, w, 3), got {image.dtype} {image.shape}")
+        with tempfile.TemporaryDirectory(prefix="image-") as folder:
+            path = Path(folder) / "image.png"
+            Image.fromarray(image).save(path)
+            return read_image(path, height, width, fit)
+    return read_clip(check_image(image), 1, height, width, fit=fit).frames[:1]
+
+
+def check_image(path: str | os.PathLike) -> Path:
+    """`path` if it is an image file that can be read (cheap: before any model loads); else one line naming it."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise MotionInversionError(f"image not found: {path}")
+    try:
+        with Image.open(path) as opened:
+            opened.verify()  # reads the whole file: a damaged or foreign file fails here
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise MotionInversionError(
+            f"{path.name} is not an image that can be read (png, jpg, webp, ...): {str(error).splitlines()[0]}"
+        ) from None
+    return path
+
+
 def write_mp4(frames: np.ndarray, path: str | os.PathLike, fps: float = 8.0) -> Path:
     """H.264 yuv420p mp4 (plays in browsers), written to a temporary file and renamed into place."""
     frames = np.ascontiguousarray(frames, dtype=np.uint8)

@@ -19,7 +19,7 @@ class AnimateDiffFamily(UNet3DFamily):
 
         return isinstance(denoiser, UNetMotionModel)
 
-    def predict(self, denoiser, latents, timestep, text, per_token_timesteps=False):
+    def predict(self, denoiser, latents, timestep, text, per_token_timesteps=False, first_frame_given=False):
         text = text.repeat_interleave(latents.shape[2], dim=0)
         return denoiser(latents, timestep, encoder_hidden_states=text).sample
 

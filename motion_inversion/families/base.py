@@ -82,8 +82,9 @@ class Family:
 
     # -- diffusion --------------------------------------------------------------------------------------------------
     def predict(self, denoiser: nn.Module, latents: torch.Tensor, timestep, text: torch.Tensor,
-                per_token_timesteps: bool = False) -> torch.Tensor:  # fmt: skip
-        """The denoiser's output for (batch, c, frames, h, w) latents at `timestep` (the scheduler's units)."""
+                per_token_timesteps: bool = False, first_frame_given: bool = False) -> torch.Tensor:  # fmt: skip
+        """The denoiser's output for (batch, c, frames, h, w) latents at `timestep` (the scheduler's units);
+        `first_frame_given`: the first latent frame is clean, at timestep 0 (models trained for it only)."""
         raise NotImplementedError
 
     def training_example(

@@ -108,7 +108,7 @@ class UNet3DFamily(Family):
         return torch.cat([vae.decode(part).sample.float().cpu() for part in latents.split(chunk)])
 
     # -- diffusion: DDPM ---------------------------------------------------------------------------------------------
-    def predict(self, denoiser, latents, timestep, text, per_token_timesteps=False) -> torch.Tensor:
+    def predict(self, denoiser, latents, timestep, text, per_token_timesteps=False, first_frame_given=False):
         return denoiser(latents, timestep, encoder_hidden_states=text).sample
 
     def training_example(self, scheduler, latents, generator):

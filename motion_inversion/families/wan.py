@@ -115,12 +115,15 @@ class WanFamily(Family):
         return video[0].permute(1, 0, 2, 3).float().cpu()
 
     # -- diffusion: flow matching -----------------------------------------------------------------------------------
-    def predict(self, denoiser, latents, timestep, text, per_token_timesteps=False) -> torch.Tensor:
+    def predict(self, denoiser, latents, timestep, text, per_token_timesteps=False, first_frame_given=False):
         timestep = torch.as_tensor(timestep, device=latents.device).reshape(-1).expand(latents.shape[0])
-        if per_token_timesteps:  # Wan 2.2 TI2V: one timestep per token (its pipeline's expand_timesteps)
+        if per_token_timesteps or first_frame_given:  # one timestep per token (Wan 2.2 TI2V's expand_timesteps)
             p_t, p_h, p_w = denoiser.config.patch_size
             frames, height, width = latents.shape[2:]
-            timestep = timestep[:, None].expand(-1, (frames // p_t) * (height // p_h) * (width // p_w))
+            per_frame = (height // p_h) * (width // p_w)
+            timestep = timestep[:, None].expand(-1, (frames // p_t) * per_frame)
+            if first_frame_given:  # the clean first latent frame's tokens are at timestep 0, as in training
+                timestep = torch.cat([torch.zeros_like(timestep[:, :per_frame]), timestep[:, per_frame:]], dim=1)
         return denoiser(hidden_states=latents, timestep=timestep, encoder_hidden_states=text, return_dict=False)[0]
 
     def training_example(self, scheduler, latents, generator):

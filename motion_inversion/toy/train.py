@@ -180,7 +180,8 @@ def write_json(path: Path, data: dict) -> None:
 
 WAN_SPEC_DEFAULTS = dict(name="toy-wan", height=clips.SIZE, width=clips.SIZE, num_frames=9, steps=25, guidance=5.0,
                          fps=8, frame_step=4, invert_steps=200, lr=0.1, noise_prior=0.5, value_pool=1,
-                         per_token_timesteps=True, motion_until={"camera": 1.0, "object": 0.8, "hybrid": 0.8},
+                         per_token_timesteps=True, first_frame=True,
+                         motion_until={"camera": 1.0, "object": 0.8, "hybrid": 0.8},
                          value_modes={"camera": "full", "object": "full", "hybrid": "full"})  # fmt: skip
 # the toy UNet's recipe as a starting point (it is the toy world's); the toy Wan's own comes from its evaluation
 

@@ -1,0 +1,89 @@
+"""Starting a video from the creator's image on a model trained for it (ModelSpec.first_frame; the tiny Wan here):
+the first frame is the image's, models without it refuse, and anything that is not an image is refused."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from test_cli import run_cli
+from test_wan import tiny_wan_dir  # noqa: F401  (the tiny Wan pipeline fixture)
+
+from motion_inversion import MotionInversionError, generate, invert, load_model
+from motion_inversion.video import Clip, read_image
+
+
+@pytest.fixture(scope="module")
+def first_frame_wan(tiny_wan_dir):  # noqa: F811
+    """The tiny Wan, told that it starts videos from an image (as the toy Wan and Wan 2.2 TI2V are trained)."""
+    settings = tiny_wan_dir / "motion_inversion.json"
+    settings.write_text(json.dumps({**json.loads(settings.read_text()), "first_frame": True}))
+    return load_model(tiny_wan_dir, device="cpu")
+
+
+@pytest.fixture
+def photo(tmp_path):
+    pixels = np.zeros((90, 160, 3), dtype=np.uint8)  # wider than the model's 96x64: cropped
+    pixels[20:70, 40:120] = (220, 40, 40)
+    path = tmp_path / "photo.png"
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def test_the_first_frame_is_the_image(first_frame_wan, photo, tmp_path):
+    """The causal VAE decodes the first frame from the first latent frame alone, which stays the image's: so the
+    video's first frame is the image's VAE round trip (with random weights the VAE's round trip is greyish, so two
+    different images check that the match is not a coincidence)."""
+    model = first_frame_wan
+    white = tmp_path / "white.png"
+    Image.fromarray(np.full((64, 96, 3), 255, dtype=np.uint8)).save(white)
+    round_trips = []
+    for image in (photo, white):
+        video = generate(model, None, "a cat", image=image, steps=2).numpy()
+        assert video.shape == (17, 64, 96, 3)
+        fitted = read_image(image, 64, 96, "crop")
+        round_trip = model.decode_latents(model.encode_frames(torch.from_numpy(fitted))).numpy()[0]
+        assert np.abs(video[0].astype(int) - round_trip.astype(int)).max() <= 1
+        round_trips.append(round_trip.astype(int))
+    assert np.abs(round_trips[0] - round_trips[1]).max() > 3
+
+
+def test_with_a_motion_and_an_image(first_frame_wan, photo):
+    frames = np.random.default_rng(0).integers(0, 255, (17, 64, 96, 3), dtype=np.uint8)
+    motion = invert(first_frame_wan, Clip(frames, 16.0, "noise.mp4"), steps=2, inversion_steps=2)
+    video = generate(first_frame_wan, motion, "a cat", image=photo, steps=2, motion_type="object")
+    assert video.shape == (17, 64, 96, 3)
+
+
+def test_a_model_without_first_frame_conditioning_refuses_with_one_line(tiny_model, photo):
+    with pytest.raises(MotionInversionError, match="cannot start a video from an image: models that can: wan2.2-5b"):
+        generate(tiny_model, None, "a cat", image=photo)
+
+
+def test_what_is_not_an_image_is_refused_and_nothing_is_written(tiny_wan_dir, first_frame_wan, tmp_path):  # noqa: F811
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("a shopping list")
+    with pytest.raises(MotionInversionError, match="notes.png is not an image that can be read"):
+        generate(first_frame_wan, None, "a cat", image=not_image)
+    with pytest.raises(MotionInversionError, match="image not found"):
+        generate(first_frame_wan, None, "a cat", image=tmp_path / "nowhere.png")
+    motion_path = tmp_path / "m.safetensors"
+    frames = np.random.default_rng(0).integers(0, 255, (17, 64, 96, 3), dtype=np.uint8)
+    invert(first_frame_wan, Clip(frames, 16.0, "noise.mp4"), steps=1, inversion_steps=1).save(motion_path)
+    code, out, err = run_cli("generate", motion_path, "--model", tiny_wan_dir, "--prompt", "x", "--image", not_image,
+                             "--out", tmp_path / "v.mp4")  # fmt: skip
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "notes.png is not an image" in err
+    assert not (tmp_path / "v.mp4").exists()
+
+
+def test_the_cli_starts_from_an_image(tiny_wan_dir, first_frame_wan, photo, tmp_path):  # noqa: F811
+    from motion_inversion.video import read_clip
+
+    motion_path = tmp_path / "m.safetensors"
+    frames = np.random.default_rng(0).integers(0, 255, (17, 64, 96, 3), dtype=np.uint8)
+    invert(first_frame_wan, Clip(frames, 16.0, "noise.mp4"), steps=1, inversion_steps=1).save(motion_path)
+    code, out, err = run_cli("generate", motion_path, "--model", tiny_wan_dir, "--prompt", "x", "--image", photo,
+                             "--fit", "pad", "--out", tmp_path / "v.mp4")  # fmt: skip
+    assert code == 0, err
+    assert read_clip(tmp_path / "v.mp4", 100, 64, 96).frames.shape == (17, 64, 96, 3)
