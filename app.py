@@ -451,10 +451,12 @@ def import_motion(file, request: gr.Request, profile: gr.OAuthProfile | None):
 
 
 # -- generating -------------------------------------------------------------------------------------------------------
-def generating(motion_name, prompt, negative_prompt, motion_type, strength, seed, steps, guidance, compare, ticket,
-               request: gr.Request, profile: gr.OAuthProfile | None, progress=gr.Progress()):  # fmt: skip
+def generating(motion_name, prompt, negative_prompt, motion_type, strength, seed, steps, guidance, compare,
+               start_image, ticket, request: gr.Request, profile: gr.OAuthProfile | None,
+               progress=gr.Progress()):  # fmt: skip
     """A video from the prompt, moving like the chosen motion; with `compare`, also the plain model's video.
-    Yields status lines while it works, then (video, baseline video or None, motion match line)."""
+    `start_image` (optional; models trained for it) is the first frame of both. Yields status lines while it works,
+    then (video, baseline video or None, motion match line)."""
     owner = owner_of(request, profile)
     motion_name = None if motion_name in (None, "", NO_MOTION) else motion_name
     names = [motion_name] + ([None] if compare and motion_name else [])
@@ -467,7 +469,7 @@ def generating(motion_name, prompt, negative_prompt, motion_type, strength, seed
             for index, name in enumerate(names):
                 videos.append(str(studio.generate(  # 0 steps or guidance: the model's; numbers checked by the library
                     name, prompt, negative_prompt or "", motion_type, strength, seed, steps or None,
-                    guidance or None, model_name=DEFAULT_MODEL, owner=owner, job=job,
+                    guidance or None, model_name=DEFAULT_MODEL, owner=owner, job=job, image=start_image or None,
                     on_progress=lambda update, done=index: report((done, update)),
                 )))  # fmt: skip
         return videos
@@ -686,6 +688,10 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                         value=0, precision=0, label="Sampling steps (0: the model's default)", elem_id="generate-steps"
                     )
                     guidance = gr.Number(value=0, label="Guidance (0: the model's default)")
+                start_image = gr.Image(
+                    type="filepath", label="Start from this image (optional; models trained for it, e.g. wan2.2-5b)",
+                    height=160, elem_id="start-image",
+                )  # fmt: skip
                 compare = gr.Checkbox(label="Also generate without the motion (same seed), side by side")
                 with gr.Row():
                     generate_button = gr.Button("Generate", variant="primary")
@@ -745,7 +751,7 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
     page_and_api(import_file.upload, import_motion, import_file, [import_status, *library_outputs], "import_motion")
     randomise.click(random_seed, None, seed, api_visibility="private")
     generate_inputs = [generate_choice, prompt, negative_prompt, motion_type, strength, seed, sample_steps, guidance,
-                       compare, generate_ticket]  # fmt: skip
+                       compare, start_image, generate_ticket]  # fmt: skip
     generation_lined_up = generate_button.click(
         line_up_generation, None, [generate_status, generate_ticket], **lined_up
     )

@@ -25,7 +25,7 @@ from .motion_match import MotionMatch, draw_tracks, match_files
 from .owners import Libraries
 from .progress import Progress, ProgressCallback, report
 from .scratch import Scratch
-from .video import Clip, probe_clip, read_whole_clip, write_mp4
+from .video import Clip, check_image, probe_clip, read_whole_clip, write_mp4
 
 MAX_CLIP_SECONDS = float(os.environ.get("MOTION_INVERSION_MAX_CLIP_SECONDS", "120"))
 MAX_STEPS = 2000
@@ -172,10 +172,11 @@ class Studio:
         self, motion_name: str | None, prompt: str, negative_prompt: str = "", motion_type: str = "object",
         strength: float | None = None, seed: int = 0, steps: int | None = None, guidance: float | None = None,
         model_name: str | None = None, on_progress: ProgressCallback | None = None, owner: str = "",
-        job: Job | None = None,
+        job: Job | None = None, image: str | os.PathLike | None = None,
     ) -> Path:  # fmt: skip
         """Generate a video (an mp4 in a fresh scratch folder). With a motion (of `owner`'s library or the
-        examples), its own base model is used. A stop request ends it at its next step, with an error."""
+        examples), its own base model is used; `image` starts it (models trained for it). A stop request ends it at
+        its next step, with an error."""
         job = job or self.jobs.open("generate", owner, session="")
         with self.jobs.admitting(job):
             if not prompt or not prompt.strip():
@@ -185,6 +186,8 @@ class Studio:
                     f"motion type must be one of {', '.join(MOTION_TYPES)}, got {motion_type!r}"
                 )
             checked = check_all(strength=strength, seed=seed, sampling_steps=steps or None, guidance=guidance)
+            if image is not None:
+                check_image(image)  # before the queue and the model
             strength, seed, steps, guidance = checked.values()
             motion = Motion.load(self.libraries.entry(owner, motion_name).path) if motion_name else None
         progress = self._progress_until_stopped(job, on_progress)
@@ -195,6 +198,7 @@ class Studio:
             frames = generate(
                 model, motion, prompt.strip(), negative_prompt=negative_prompt, motion_type=motion_type,
                 strength=strength, seed=int(seed), steps=steps or None, guidance=guidance, on_progress=progress,
+                image=image,
             )  # fmt: skip
             report(on_progress, "saving")
             stem = "without-motion" if motion is None else f"{Path(motion_name).name}-{motion_type}"

@@ -5,6 +5,7 @@ import re
 import time
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from conftest import TINY_FRAMES, TINY_SIZE, make_clip, serve
 
@@ -49,7 +50,7 @@ def test_handlers_learn_into_the_library_then_generate_an_mp4(app, clip_path, ti
     entry = app.studio.library().entry("handler test")
     assert entry.preview and entry.thumbnail
     *_, (with_motion, without, match) = app.generate(
-        "handler test", "a red circle", "", "object", 1.0, 0, 2, 0, True, "", request, None
+        "handler test", "a red circle", "", "object", 1.0, 0, 2, 0, True, None, "", request, None
     )
     assert decoded_frames(with_motion) == decoded_frames(without) == (TINY_FRAMES, *TINY_SIZE)
     assert re.fullmatch(r"Motion match with the reference clip: \*\*-?[01]\.\d\d\*\* \(.+\) · "
@@ -68,7 +69,7 @@ def test_invert_list_generate_through_the_api(client, clip_path):
     assert "Saved **api-orbit**" in status
     listed = {m["name"]: m for m in client.predict(api_name="/list_motions")}
     assert listed["api-orbit"]["num_frames"] == str(TINY_FRAMES) and listed["api-orbit"]["steps"] == "3"
-    video, baseline, match = client.predict("api-orbit", "a blue square", "", "camera", 1.0, 7, 2, 0, False,
+    video, baseline, match = client.predict("api-orbit", "a blue square", "", "camera", 1.0, 7, 2, 0, False, None,
                                             api_name="/generate")  # fmt: skip
     assert decoded_frames(video) == (TINY_FRAMES, *TINY_SIZE) and baseline is None
     assert match.startswith("Motion match with the reference clip: **")  # the score comes with the video
@@ -78,7 +79,7 @@ def test_a_comparison_through_the_api(client, clip_path):
     from gradio_client import handle_file
 
     invert(client, clip_path, "compared").result()
-    video, baseline, _ = client.predict("compared", "a blue square", "", "object", 1.0, 3, 2, 0, True,
+    video, baseline, _ = client.predict("compared", "a blue square", "", "object", 1.0, 3, 2, 0, True, None,
                                         api_name="/generate")  # fmt: skip
     mp4, gif = client.predict("compared", handle_file(video), handle_file(baseline), api_name="/compare")
     assert mp4.endswith("compared-comparison.mp4") and gif.endswith("compared-comparison.gif")
@@ -93,7 +94,7 @@ def test_a_second_client_waits_in_the_queue_then_completes(app, client, clip_pat
     first = invert(client, clip_path, "queue-first", steps=30)
     while first.status().code not in (Status.PROCESSING, Status.ITERATING, Status.PROGRESS):
         time.sleep(0.1)
-    second = other.submit(None, "a green circle", "", "object", 1.0, 1, 2, 0, False, api_name="/generate")
+    second = other.submit(None, "a green circle", "", "object", 1.0, 1, 2, 0, False, None, api_name="/generate")
     seen = set()
     while not second.done():
         status = second.status()
@@ -125,7 +126,8 @@ def test_stop_mid_inversion_keeps_a_usable_motion(app, client, clip_path):
     assert "stopped early: what was learned so far is kept" in status
     motion = Motion.load(app.studio.library().entry("stopped").path)
     assert 1 <= motion.steps < 2000
-    video, *_ = client.predict("stopped", "a red circle", "", "object", 1.0, 0, 2, 0, False, api_name="/generate")
+    video, *_ = client.predict("stopped", "a red circle", "", "object", 1.0, 0, 2, 0, False, None,
+                               api_name="/generate")  # fmt: skip
     assert decoded_frames(video) == (TINY_FRAMES, *TINY_SIZE)
 
 
@@ -157,7 +159,7 @@ def test_bad_input_gets_a_readable_message_and_leaves_the_library_alone(app, cli
     foreign.write_bytes(b"\x80\x04\x95 a pickle, not a motion")
     assert_refused(lambda: client.predict(handle_file(str(foreign)), api_name="/import_motion"), "foreign.safetensors")
     assert_refused(
-        lambda: client.predict("kept", "  ", "", "object", 1.0, 0, 2, 0, False, api_name="/generate"),
+        lambda: client.predict("kept", "  ", "", "object", 1.0, 0, 2, 0, False, None, api_name="/generate"),
         "the prompt is empty",
     )
     assert_refused(  # a real model whose weights are not here: says so, with what to do
@@ -227,7 +229,7 @@ def test_a_fade_in_clip_is_learned_generated_and_matched_through_the_api(app, cl
     """A black first frame used to crash the motion match after the video was made (and the video was lost)."""
     fade_in = make_clip(tmp_path / "fadein.mp4", size="64x64", extra=["-vf", "fade=in:0:3"])
     assert "Saved **fade-in**" in invert(client, fade_in, "fade-in").result()[0]
-    video, baseline, match = client.predict("fade-in", "a red circle", "", "object", 1.0, 0, 2, 0, True,
+    video, baseline, match = client.predict("fade-in", "a red circle", "", "object", 1.0, 0, 2, 0, True, None,
                                             api_name="/generate")  # fmt: skip
     assert decoded_frames(video) == (TINY_FRAMES, *TINY_SIZE) and decoded_frames(baseline)
     assert match.startswith("Motion match with the reference clip") or "no motion to measure" in match
@@ -246,5 +248,20 @@ def test_out_of_range_numbers_through_the_api_are_refused_with_their_range(app, 
     ]
     for (strength, seed, steps, guidance), message in cases:
         assert_refused(lambda s=strength, e=seed, n=steps, g=guidance: client.predict(
-            app.NO_MOTION, "a cat", "", "object", s, e, n, g, False, api_name="/generate"), message)  # fmt: skip
+            app.NO_MOTION, "a cat", "", "object", s, e, n, g, False, None, api_name="/generate"), message)  # fmt: skip
     assert library_files(app) == before
+
+
+def test_generate_takes_a_start_image_through_the_api(app, client, tmp_path):
+    """The app's tiny model is not trained to start from an image: the image reaches the library, which refuses
+    with the models that can (tests/test_image_to_video.py covers a model that can)."""
+    from gradio_client import handle_file
+    from PIL import Image
+
+    picture = tmp_path / "me.png"
+    Image.fromarray(np.full((40, 60, 3), 200, dtype=np.uint8)).save(picture)
+    assert_refused(
+        lambda: client.predict(app.NO_MOTION, "a cat", "", "object", 1.0, 0, 2, 0, False, handle_file(str(picture)),
+                               api_name="/generate"),
+        "cannot start a video from an image: models that can: wan2.2-5b",
+    )  # fmt: skip

@@ -92,7 +92,7 @@ def test_examples_are_read_only_and_can_be_copied(space):
     assert "Copied to your library as **wave**" in status
     assert "wave" in [m["name"] for m in client.predict(api_name="/list_motions")]
     video, *_ = client.predict(
-        "examples/wave", "a red circle", "", "object", 1.0, 0, 2, 0, False, api_name="/generate"
+        "examples/wave", "a red circle", "", "object", 1.0, 0, 2, 0, False, None, api_name="/generate"
     )
     assert read_clip(video, 100, *TINY_SIZE).frames.shape[:3] == (TINY_FRAMES, *TINY_SIZE)
 
@@ -101,7 +101,7 @@ def test_twenty_generations_stay_within_the_disk_bound(space):
     root, client = space
     for seed in range(20):
         video, *_ = client.predict(
-            "examples/wave", "a blue square", "", "object", 1.0, seed, 2, 0, False, api_name="/generate"
+            "examples/wave", "a blue square", "", "object", 1.0, seed, 2, 0, False, None, api_name="/generate"
         )
         assert Path(video).is_file()
     left = [p for p in (root / "tmp").rglob("*") if p.is_file()]
