@@ -549,6 +549,17 @@ def generate_on_page(*args, **kwargs):
             yield "", *update, motion_name, None
 
 
+def preview_start(image, motion_name, request: gr.Request, profile: gr.OAuthProfile | None):
+    """The start image fitted to the video's size (centre crop, as clips), shown before generating."""
+    if not image:
+        return None
+    motion_name = None if motion_name in (None, "", NO_MOTION) else motion_name
+    try:
+        return str(studio.fitted_image(image, motion_name, DEFAULT_MODEL, owner_of(request, profile)))
+    except MotionInversionError as error:
+        fail(error)
+
+
 def random_seed() -> int:
     return random.randrange(2**31)
 
@@ -688,10 +699,12 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                         value=0, precision=0, label="Sampling steps (0: the model's default)", elem_id="generate-steps"
                     )
                     guidance = gr.Number(value=0, label="Guidance (0: the model's default)")
-                start_image = gr.Image(
-                    type="filepath", label="Start from this image (optional; models trained for it, e.g. wan2.2-5b)",
-                    height=160, elem_id="start-image",
-                )  # fmt: skip
+                with gr.Row():
+                    start_image = gr.Image(
+                        type="filepath", label="Start from this image (optional; models trained for it, e.g. "
+                        "wan2.2-5b)", height=160, elem_id="start-image",
+                    )  # fmt: skip
+                    fitted_start = gr.Image(label="The first frame, as fitted", height=160, interactive=False)
                 compare = gr.Checkbox(label="Also generate without the motion (same seed), side by side")
                 with gr.Row():
                     generate_button = gr.Button("Generate", variant="primary")
@@ -750,6 +763,8 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                  "delete")  # fmt: skip
     page_and_api(import_file.upload, import_motion, import_file, [import_status, *library_outputs], "import_motion")
     randomise.click(random_seed, None, seed, api_visibility="private")
+    for changed in (start_image.change, generate_choice.change):
+        changed(preview_start, [start_image, generate_choice], fitted_start, api_visibility="private")
     generate_inputs = [generate_choice, prompt, negative_prompt, motion_type, strength, seed, sample_steps, guidance,
                        compare, start_image, generate_ticket]  # fmt: skip
     generation_lined_up = generate_button.click(

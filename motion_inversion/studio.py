@@ -25,7 +25,7 @@ from .motion_match import MotionMatch, draw_tracks, match_files
 from .owners import Libraries
 from .progress import Progress, ProgressCallback, report
 from .scratch import Scratch
-from .video import Clip, check_image, probe_clip, read_whole_clip, write_mp4
+from .video import Clip, check_image, probe_clip, read_image, read_whole_clip, write_mp4
 
 MAX_CLIP_SECONDS = float(os.environ.get("MOTION_INVERSION_MAX_CLIP_SECONDS", "120"))
 MAX_STEPS = 2000
@@ -168,6 +168,20 @@ class Studio:
         )  # fmt: skip
 
     # -- generating -------------------------------------------------------------------------------------------------
+    def fitted_image(self, image: str | os.PathLike, motion_name: str | None, model_name: str, owner: str = "",
+                     fit: str = "crop") -> Path:  # fmt: skip
+        """The start image as the video will begin with it: fitted to the size of the motion (else the model), as a
+        PNG in a fresh scratch folder; loads no model weights."""
+        from PIL import Image
+
+        entry = self.libraries.entry(owner, motion_name) if motion_name else None
+        size = entry.metadata if entry else vars(model_spec(model_name))
+        height, width = int(size["height"]), int(size["width"])
+        frame = read_image(check_image(image), height, width, fit)[0]
+        path = self.scratch.new_folder() / "start-frame.png"
+        Image.fromarray(frame).save(path)
+        return path
+
     def generate(
         self, motion_name: str | None, prompt: str, negative_prompt: str = "", motion_type: str = "object",
         strength: float | None = None, seed: int = 0, steps: int | None = None, guidance: float | None = None,

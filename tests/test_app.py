@@ -265,3 +265,14 @@ def test_generate_takes_a_start_image_through_the_api(app, client, tmp_path):
                                api_name="/generate"),
         "cannot start a video from an image: models that can: wan2.2-5b",
     )  # fmt: skip
+
+
+def test_the_start_image_is_previewed_as_fitted(app, tmp_path):
+    from PIL import Image
+
+    wide = tmp_path / "wide.png"
+    Image.fromarray(np.full((30, 120, 3), 90, dtype=np.uint8)).save(wide)
+    request = type("Request", (), {"session_hash": "preview", "username": None})()
+    fitted = Image.open(app.preview_start(str(wide), app.NO_MOTION, request, None))
+    assert fitted.size == (TINY_SIZE[1], TINY_SIZE[0])  # the model's size, centre-cropped
+    assert app.preview_start(None, app.NO_MOTION, request, None) is None
