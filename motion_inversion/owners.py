@@ -4,7 +4,8 @@ Private mode (`SPACE_ID` set, or `MOTION_INVERSION_PRIVATE=1`) gives each visito
 `<root>/users/<owner>`, where the owner key is
 - `hf-<user name>` for a visitor signed in with Hugging Face: kept;
 - `anon-<random id>` for an anonymous visitor, the id kept in their browser;
-- `session-<session id>` for an API client (its session lasts as long as its `Client`).
+- `session-<random id>` for an API client, issued by the server for its session (which lasts as long as its
+  `Client`).
 Anonymous and session libraries unused for `MOTION_INVERSION_ANON_DAYS` days (default 7) are deleted by
 `clean_idle`. Local mode keeps the single library at `<root>`, as before.
 
@@ -156,11 +157,15 @@ class Visitors:
         return token
 
     def owner(self, session: str, hf_username: str | None = None) -> str:
+        """A signed-in visitor's key; else the page's anonymous one; else (an API client, whose session never said)
+        a `session-<random>` key issued by the server on first use and kept for that session: the library folder
+        is never named by what the client sent."""
         if hf_username:
             return owner_key("hf", hf_username)
         with self._lock:
-            known = self._owners.get(session)
-        return known or owner_key("session", session)
+            if session not in self._owners:
+                self._owners[session] = owner_key("session", secrets.token_hex(16))
+            return self._owners[session]
 
     def leave(self, session: str) -> None:
         with self._lock:

@@ -118,7 +118,9 @@ def test_owner_keys_are_never_paths():
     kept = visitors.arrive("page-1", "../../etc")  # an unreadable id gets a fresh one
     assert kept != "../../etc" and visitors.owner("page-1") == f"anon-{kept.split('.')[0]}"
     assert visitors.arrive("page-2", kept) == kept and visitors.owner("page-2") == visitors.owner("page-1")
-    assert visitors.owner("page-3") == "session-page-3" and visitors.owner("page-3", "bob") == "hf-bob"
+    api_owner = visitors.owner("page-3")  # an API client: a server-issued key, the same for the whole session
+    assert api_owner.startswith("session-") and "page-3" not in api_owner and visitors.owner("page-3") == api_owner
+    assert visitors.owner("page-4") != api_owner and visitors.owner("page-3", "bob") == "hf-bob"
     fresh = {visitors.arrive(f"new-{n}", "") for n in range(500)}  # every fresh id is a valid key (a 1-in-32 bug)
     assert len(fresh) == 500
 
