@@ -150,6 +150,17 @@ class MotionLibrary:
         self.max_motions, self.max_bytes = max_motions, max_bytes
         self.clean_leftovers()
 
+    def check_writable(self) -> None:
+        """Refuse, before any work, when the library cannot be changed (read-only storage): one line saying so."""
+        folder = self.folder
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent  # the library is made on first save: its nearest existing parent counts
+        if not os.access(folder, os.W_OK):
+            raise MotionInversionError(
+                f"the library {self.folder} is read-only: learning, importing, renaming and deleting are off here "
+                "(generating with its motions works)"
+            )
+
     def check_quota(self) -> None:
         """Refuse a new motion when the library already holds its quota of motions or bytes."""
         if self.max_motions is None and self.max_bytes is None or not self.folder.is_dir():
@@ -198,6 +209,7 @@ class MotionLibrary:
         yield the motion's path; the reservation is released when the block ends, whatever happens. A library at
         its quota refuses (check_quota)."""
         name = check_name(name)
+        self.check_writable()
         self.check_quota()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -315,6 +327,7 @@ class MotionLibrary:
 
     def delete(self, name: str) -> None:
         entry = self.entry(name)
+        self.check_writable()
         entry.path.unlink()
         _remove_companions(entry.path)
 

@@ -129,6 +129,7 @@ class Studio:
         with self.jobs.admitting(job):
             path = self.check_clip(clip_path)
             library = self.library(owner)  # refuses a missing owner before any work
+            library.check_writable()  # and a read-only library, before minutes of learning
             # a typed name is kept as typed, and refused now (not after minutes of learning) when taken or unsafe
             name = library.check_new_name(name) if name.strip() else name_from_file(path.stem)
             check_all(seed=seed, start=start, end=end)  # the library's ranges, before the model loads

@@ -184,8 +184,10 @@ def test_a_read_only_library_opens_and_lists(tmp_path, frames):
             pytest.skip("running as a user who can write anywhere (root)")
         reopened = MotionLibrary(library.folder)
         assert reopened.names() == ["kept"]
-        with pytest.raises(MotionInversionError, match="cannot write to the library"):
+        with pytest.raises(MotionInversionError, match="is read-only: learning, importing, renaming and deleting"):
             reopened.add(small_motion(), "new")
+        with pytest.raises(MotionInversionError, match="is read-only"):
+            reopened.delete("kept")
     finally:
         os.chmod(library.folder, 0o755)
 
@@ -203,3 +205,21 @@ def test_a_library_at_its_quota_refuses_with_a_line_and_keeps_what_it_has(tmp_pa
     with pytest.raises(MotionInversionError, match="your library is full .* MB"):
         small.add(small_motion(), "four")
     assert "one.safetensors" in before and files(library.folder).keys() == {"two.safetensors", "three.safetensors"}
+
+
+def test_a_library_on_read_only_storage_says_what_is_off_before_any_work(tmp_path, frames, monkeypatch):
+    """As the test above, for a process that may write anywhere (root): the storage is made to answer read-only."""
+    import os
+
+    library = MotionLibrary(tmp_path / "lib")
+    library.add(small_motion(), "kept", preview_frames=frames)
+    before = files(library.folder)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if mode == os.W_OK else real_access(path, mode))
+    reopened = MotionLibrary(library.folder)
+    assert reopened.names() == ["kept"] and reopened.load("kept").base_model == "tiny-unet3d"
+    for action in (lambda: reopened.add(small_motion(), "new"), lambda: reopened.delete("kept"),
+                   lambda: reopened.rename("kept", "other")):  # fmt: skip
+        with pytest.raises(MotionInversionError, match="is read-only: learning, importing, renaming and deleting"):
+            action()
+    assert files(library.folder) == before
