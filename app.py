@@ -324,6 +324,15 @@ def follow(job: Job, work: Callable[[Callable], object], show: Callable[[list], 
     return outcome["result"]
 
 
+def discard_upload(path: str | None) -> None:
+    """Delete an uploaded file that was refused, if it is one of Gradio's uploads (never any other file)."""
+    if not path:
+        return
+    uploads, target = Path(get_upload_folder()).resolve(), Path(path).resolve()
+    if uploads in target.parents and target.is_file():
+        target.unlink(missing_ok=True)
+
+
 @gpu
 def learn(clip, name, caption, model_name, steps, loss, seed, start, end, sampling, fit, ticket, request: gr.Request,
           profile: gr.OAuthProfile | None, progress=gr.Progress()):  # fmt: skip
@@ -337,7 +346,11 @@ def learn(clip, name, caption, model_name, steps, loss, seed, start, end, sampli
             steps, seed = check("steps", steps), check("seed", seed)  # the library's ranges (limits.py)
             selection.update(start=check("start", selection["start"]))
             selection.update(end=None if selection["end"] is None else check("end", selection["end"]))
-            plan = studio.plan(clip, model_name, **selection).description
+            try:
+                plan = studio.plan(clip, model_name, **selection).description
+            except MotionInversionError:
+                discard_upload(clip)  # not a usable clip (not a video, damaged, too long): nothing will read it
+                raise
             library = studio.library(owner)
             if name and name.strip():
                 library.check_new_name(name)

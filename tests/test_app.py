@@ -3,6 +3,7 @@
 import os
 import re
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -276,3 +277,16 @@ def test_the_start_image_is_previewed_as_fitted(app, tmp_path):
     fitted = Image.open(app.preview_start(str(wide), app.NO_MOTION, request, None))
     assert fitted.size == (TINY_SIZE[1], TINY_SIZE[0])  # the model's size, centre-cropped
     assert app.preview_start(None, app.NO_MOTION, request, None) is None
+
+
+def test_a_refused_upload_is_deleted_and_no_other_file_is(app, tmp_path):
+    from gradio.utils import get_upload_folder
+
+    upload = Path(get_upload_folder()) / "test-refused" / "notes.mp4"
+    upload.parent.mkdir(parents=True, exist_ok=True)
+    upload.write_text("not a video")
+    elsewhere = tmp_path / "notes.mp4"
+    elsewhere.write_text("not a video either")
+    app.discard_upload(str(upload))
+    app.discard_upload(str(elsewhere))
+    assert not upload.exists() and elsewhere.exists()
