@@ -26,7 +26,7 @@ def find_motion_layers(denoiser: nn.Module) -> list[MotionLayer]:
 
 def select_layers(denoiser: nn.Module, target_blocks: Sequence[str] | None = None) -> list[MotionLayer]:
     """Layers whose block name matches one of the fnmatch patterns in `target_blocks`; None: the family's default
-    (UNets: the widest temporal blocks outside the mid block, the method's; Wan: every 5th block)."""
+    (UNets: the widest temporal blocks outside the mid block, the method's; Wan: every 3rd of the last 13 blocks)."""
     family = family_of(denoiser)
     layers = family.find_layers(denoiser)
     if target_blocks is None:

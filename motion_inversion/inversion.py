@@ -24,18 +24,13 @@ from .models import VideoModel
 from .motion import Motion
 from .precision import training_accelerator
 from .progress import ProgressCallback, report
-from .sampling import plan_sampling
+from .sampling import plan_sampling, usable_frames
 from .video import Clip, probe_clip, read_clip
 
 MIN_FRAMES = 8
 LOSSES = ("base", "debiased")
 # callback(step, total, loss) -> True to stop early (what was learned so far is kept).
 InversionCallback = Callable[[int, int, float], bool | None]
-
-
-def usable_frames(num_frames: int, frame_step: int) -> int:
-    """The largest count <= num_frames of the form 1 + k * frame_step (Wan's VAE: 1 + 4k; the UNets' step is 1)."""
-    return 1 + (num_frames - 1) // frame_step * frame_step if num_frames > 0 else 0
 
 
 def load_reference_clip(
@@ -142,15 +137,13 @@ def invert(
     if loss not in LOSSES:
         raise MotionInversionError(f"loss must be one of {LOSSES}, got {loss!r}")
     spec = model.spec
-    num_frames = model.usable_frames(num_frames or spec.num_frames)
+    num_frames = num_frames or spec.num_frames
     height, width = height or spec.height, width or spec.width
     latent_size = model.latent_size(height, width)
     if report(on_progress, "reading"):
         raise MotionInversionError("stopped before reading the clip: nothing was learned")
-    reference = load_reference_clip(clip, num_frames, height, width, spec.fps, start, end, sampling, fit,
-                                    spec.frame_step)  # fmt: skip
-    usable = model.usable_frames(reference.num_frames)  # the VAE's own rule, for a model whose spec does not say
-    reference = dataclasses.replace(reference, frames=reference.frames[:usable])
+    frame_step = model.family.frame_step(model.vae)  # the loaded VAE's rule (the spec's is for before loading)
+    reference = load_reference_clip(clip, num_frames, height, width, spec.fps, start, end, sampling, fit, frame_step)
     generator = torch.Generator().manual_seed(seed)
     device, dtype = model.device, model.dtype
 

@@ -172,7 +172,9 @@ class VideoModel:
 
     def usable_frames(self, num_frames: int) -> int:
         """The largest frame count <= num_frames that the model's VAE takes (Wan: 1 + 4k)."""
-        return self.family.usable_frames(self.vae, num_frames)
+        from .sampling import usable_frames
+
+        return usable_frames(num_frames, self.family.frame_step(self.vae))
 
     # -- the frozen encoders, shared by inversion and generation --------------------------------------------------
     def offload_encoders(self) -> "VideoModel":

@@ -28,7 +28,7 @@ from torch import nn
 from .errors import MotionInversionError
 from .families import family_of
 from .files import atomic_write
-from .inject import MotionInjection, find_motion_layers, inject_motion
+from .inject import MotionInjection, find_motion_layers, inject_motion, value_pool_halvings
 
 FORMAT_NAME = "motion-inversion"
 FORMAT_VERSION = "1"
@@ -245,9 +245,8 @@ def _check_metadata(path: Path, metadata: dict[str, str]) -> dict[str, str]:
                 raise MotionInversionError(f"{key} must be from 1 to {side}, got {metadata[key]!r}")
         if not 0 <= int(metadata["steps"]) <= 10**9:
             raise MotionInversionError(f"steps must be from 0 to 10^9, got {metadata['steps']!r}")
-        pool = int(metadata["value_pool"])
-        if pool < 1 or pool > 64 or pool & (pool - 1):
-            raise MotionInversionError(f"value_pool must be a power of 2 up to 64, got {metadata['value_pool']!r}")
+        if value_pool_halvings(int(metadata["value_pool"])) > 6:  # a power of 2 (inject.py's rule), at most 64
+            raise MotionInversionError(f"value_pool must be at most 64, got {metadata['value_pool']!r}")
         if metadata["loss"]:
             float(metadata["loss"])
         blocks = json.loads(metadata["target_blocks"])

@@ -21,6 +21,11 @@ MAX_SPAN_FACTOR = 4.0
 FIT_WORDS = {"crop": "centre crop", "pad": "padded", "stretch": "stretched"}
 
 
+def usable_frames(num_frames: int, frame_step: int) -> int:
+    """The largest count <= num_frames of the form 1 + k * frame_step (Wan's VAE: 1 + 4k; the UNets' step is 1)."""
+    return 1 + (num_frames - 1) // frame_step * frame_step if num_frames > 0 else 0
+
+
 @dataclass(frozen=True)
 class Sampling:
     num_frames: int

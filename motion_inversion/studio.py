@@ -178,7 +178,7 @@ class Studio:
         entry = self.libraries.entry(owner, motion_name) if motion_name else None
         size = entry.metadata if entry else vars(model_spec(model_name))
         height, width = int(size["height"]), int(size["width"])
-        frame = read_image(check_image(image), height, width, fit)[0]
+        frame = read_image(image, height, width, fit)[0]  # refuses what is not an image
         path = self.scratch.new_folder() / "start-frame.png"
         Image.fromarray(frame).save(path)
         return path

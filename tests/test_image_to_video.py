@@ -50,10 +50,15 @@ def test_the_first_frame_is_the_image(first_frame_wan, photo, tmp_path):
 
 
 def test_with_a_motion_and_an_image(first_frame_wan, photo):
+    """The motion acts on the frames after the image, which stays the first one."""
+    model = first_frame_wan
     frames = np.random.default_rng(0).integers(0, 255, (17, 64, 96, 3), dtype=np.uint8)
-    motion = invert(first_frame_wan, Clip(frames, 16.0, "noise.mp4"), steps=2, inversion_steps=2)
-    video = generate(first_frame_wan, motion, "a cat", image=photo, steps=2, motion_type="object")
-    assert video.shape == (17, 64, 96, 3)
+    motion = invert(model, Clip(frames, 16.0, "noise.mp4"), steps=5, inversion_steps=2, lr=0.5)
+    moved = generate(model, motion, "a cat", image=photo, steps=2, motion_type="object").numpy()
+    plain = generate(model, None, "a cat", image=photo, steps=2).numpy()
+    assert moved.shape == plain.shape == (17, 64, 96, 3)
+    assert np.abs(moved[0].astype(int) - plain[0].astype(int)).max() <= 1  # the same first frame: the image's
+    assert np.abs(moved[1:].astype(int) - plain[1:].astype(int)).max() > 0  # the embeddings changed the rest
 
 
 def test_a_model_without_first_frame_conditioning_refuses_with_one_line(tiny_model, photo):

@@ -243,7 +243,8 @@ def test_a_wan_motion_at_full_size_fits_the_file_budget():
 def test_clips_are_planned_in_frame_counts_the_wan_vae_takes(tmp_path):
     """A short clip (20 frames at 10 fps) for a model of 81 frames at 16 fps is learned at its own length, cut to
     1 + 4k frames, and the line shown before learning says so."""
-    from motion_inversion.inversion import load_reference_clip, usable_frames
+    from motion_inversion.inversion import load_reference_clip
+    from motion_inversion.sampling import usable_frames
 
     assert [usable_frames(n, 4) for n in (1, 4, 5, 20, 81, 82)] == [1, 1, 5, 17, 81, 81]
     clip = make_clip(tmp_path / "short.mp4", seconds=2.0, size="96x64", rate=10)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-# stage callback of a clip's inversion: report(on_progress, "inverting", k, N) -> True to stop
-InvertProgress = Callable[[int, int], bool]
+# called before each step k of a clip's inversion and after the last (k = N); it raises to stop the inversion
+InvertStep = Callable[[int, int], None]
 
 
 @dataclass
@@ -31,7 +31,6 @@ class Family:
 
     name: str
     denoiser_folder: str  # the pipeline folder's subfolder with the denoiser: "unet" or "transformer"
-    scheduler_kind: str  # "ddpm" (noise / velocity, DDIM) or "flow" (flow matching)
 
     def matches(self, denoiser: nn.Module) -> bool:
         raise NotImplementedError
@@ -58,8 +57,8 @@ class Family:
         """Latent frames for a clip of `num_frames` video frames."""
         raise NotImplementedError
 
-    def usable_frames(self, vae: nn.Module, num_frames: int) -> int:
-        """The largest frame count <= num_frames that the VAE accepts."""
+    def frame_step(self, vae: nn.Module) -> int:
+        """Clips have 1 + k * frame_step frames (a causal video VAE's temporal compression; 1 for frame VAEs)."""
         raise NotImplementedError
 
     def spatial_factor(self, vae: nn.Module, denoiser: nn.Module) -> int:
@@ -95,9 +94,9 @@ class Family:
         raise NotImplementedError
 
     def invert(self, predict: Callable, scheduler, latents: torch.Tensor, text: torch.Tensor, steps: int,
-               should_stop: InvertProgress) -> torch.Tensor:  # fmt: skip
+               on_step: InvertStep) -> torch.Tensor:  # fmt: skip
         """The clip's latents carried back to the start of sampling by the sampler's ODE run in reverse, with
-        `predict(latents, timestep, text)`; `should_stop(k, steps)` is asked before each step and after the last."""
+        `predict(latents, timestep, text)`; `on_step(k, steps)` is called before each step and after the last."""
         raise NotImplementedError
 
     def gradient_checkpointing(self, denoiser: nn.Module, layers: list[MotionLayer],

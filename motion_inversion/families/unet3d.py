@@ -20,7 +20,6 @@ from .base import Family, MotionLayer
 class UNet3DFamily(Family):
     name = "unet3d"
     denoiser_folder = "unet"
-    scheduler_kind = "ddpm"
     temporal_container = "temp_attentions"
 
     def matches(self, denoiser: nn.Module) -> bool:
@@ -83,8 +82,8 @@ class UNet3DFamily(Family):
     def latent_frames(self, vae, num_frames: int) -> int:
         return num_frames
 
-    def usable_frames(self, vae, num_frames: int) -> int:
-        return num_frames
+    def frame_step(self, vae) -> int:
+        return 1
 
     def vae_downsampling(self, vae) -> int:
         return 2 ** (len(vae.config.block_out_channels) - 1)

@@ -32,7 +32,6 @@ MAX_TEXT_TOKENS = 512  # Wan's text context (its pipeline pads or truncates prom
 class WanFamily(Family):
     name = "wan"
     denoiser_folder = "transformer"
-    scheduler_kind = "flow"
 
     def matches(self, denoiser: nn.Module) -> bool:
         from diffusers import WanTransformer3DModel
@@ -77,9 +76,8 @@ class WanFamily(Family):
     def latent_frames(self, vae, num_frames: int) -> int:
         return (num_frames - 1) // vae.config.scale_factor_temporal + 1
 
-    def usable_frames(self, vae, num_frames: int) -> int:
-        factor = vae.config.scale_factor_temporal
-        return (num_frames - 1) // factor * factor + 1
+    def frame_step(self, vae) -> int:
+        return vae.config.scale_factor_temporal
 
     def vae_downsampling(self, vae) -> int:
         return vae.config.scale_factor_spatial

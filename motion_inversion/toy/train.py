@@ -40,6 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..families import family_named
 from ..files import atomic_write
 from ..models import REGISTRY
 from ..tiny import tiny_scheduler, tiny_tokenizer
@@ -322,7 +323,7 @@ def main(argv=None) -> None:
     wan = args.family == "wan"
     out = args.out or Path("assets/toy-wan" if wan else "assets/toy-model")
     checkpoint = args.checkpoint or Path(f"{CHECKPOINT}-wan" if wan else CHECKPOINT)
-    denoiser_folder = "transformer" if wan else "unet"
+    denoiser_folder = family_named(args.family).denoiser_folder
     out.mkdir(parents=True, exist_ok=True)
     checkpoint.mkdir(parents=True, exist_ok=True)
     started = time.time()
