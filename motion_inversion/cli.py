@@ -311,13 +311,16 @@ def _show(args: argparse.Namespace) -> None:
 
 
 def _score(args: argparse.Namespace) -> None:
-    from .motion_match import describe_camera, match_files
+    from .motion_match import describe_camera, match_files, tracklet_score_files
 
     match = match_files(args.reference, args.generated)
     print(f"motion match {match.score:.2f}: {match.reading()}")
-    print(f"moving point tracks: {match.reference_tracks} in the reference, {match.other_tracks} in the other clip")
-    print(f"whole picture: reference {describe_camera(match.reference_camera)}, "
-          f"other {describe_camera(match.other_camera)}")  # fmt: skip
+    print(f"subject {match.subject:.2f}, camera {match.camera:.2f}")
+    print(f"camera: reference {describe_camera(match.reference.path(match.reference.CAMERA))}, "
+          f"other {describe_camera(match.other.path(match.other.CAMERA))}")  # fmt: skip
+    if args.tracklet:
+        tracklet = tracklet_score_files(args.reference, args.generated)
+        print(f"tracklet score (Diffusion Motion Transfer's): {tracklet:.2f}")
 
 
 def _compare(args: argparse.Namespace) -> None:
@@ -418,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     score = commands.add_parser("score", help="how well one video moves like another (motion match, -1 to 1)")
     score.add_argument("reference", help="the clip whose motion is wanted")
     score.add_argument("generated", help="the clip to score, e.g. a generated video")
+    score.add_argument("--tracklet", action="store_true", help="also the published tracklet score (papers report it)")
     score.set_defaults(run=_score)
 
     compare = commands.add_parser("compare", help="a side-by-side mp4 and GIF of a reference and generated videos")

@@ -174,8 +174,9 @@ def check_image(path: str | os.PathLike) -> Path:
     return path
 
 
-def write_mp4(frames: np.ndarray, path: str | os.PathLike, fps: float = 8.0) -> Path:
-    """H.264 yuv420p mp4 (plays in browsers), written to a temporary file and renamed into place."""
+def write_mp4(frames: np.ndarray, path: str | os.PathLike, fps: float = 8.0, crf: int = 18) -> Path:
+    """H.264 yuv420p mp4 (plays in browsers), written to a temporary file and renamed into place. `crf`: x264's
+    quality (18 looks lossless; 40 is heavy compression)."""
     frames = np.ascontiguousarray(frames, dtype=np.uint8)
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be (frames, height, width, 3) uint8, got shape {frames.shape}")
@@ -184,7 +185,7 @@ def write_mp4(frames: np.ndarray, path: str | os.PathLike, fps: float = 8.0) -> 
     command = [
         ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
         "-s", f"{width}x{height}", "-r", f"{fps}", "-i", "-",
-        "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "medium", "-crf", "18",
+        "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "medium", "-crf", str(crf),
         "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4",
     ]  # fmt: skip
     with atomic_write(path) as temp_name:

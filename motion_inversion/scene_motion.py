@@ -1,0 +1,242 @@
+"""How a clip moves, in two parts: the camera (how the whole background shifts and zooms) and the subject (what moves
+on top of it), per frame step. What the motion match (motion_match.py) compares and puts in words.
+
+Per frame step, a grid of points on textured spots is followed to the next frame with OpenCV's pyramidal
+Lucas-Kanade flow and back (a point is kept when the round trip lands within `FB_TOLERANCE`). Points are followed one
+step at a time, so a point lost at one step (occluded, a scene cut, a fast small subject) costs that step only.
+
+- **Camera**: a similarity transform (shift, zoom, turn) fitted by RANSAC to the step's points. The background is
+  the largest-spread consistent group, not the largest: a bold subject can hold more points than a faint background,
+  but it does not span the frame. A group spanning less than `MIN_CAMERA_SPREAD` of the frame is no background (a
+  subject on a flat background): the camera is then still.
+- **Subject**: the points that move otherwise than the camera says (by more than `CAMERA_TOLERANCE`). Its step is
+  their median displacement in the frame (what a viewer sees on screen; what the toy world's colour tracker
+  measures) and how much their spread grows (a subject coming closer).
+
+A part whose path over the clip is shorter than `MIN_TRAVEL` of the frame counts as still.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# A clip is tracked at its own size, its longer side brought into [128, 256] pixels: the toy's 32 px clips need the
+# 4x upscale (Lucas-Kanade's windows would cover a whole toy object), and at 256 rather than 128 the battery's small
+# disc scores 0.96 (was 0.60) and a fast one 0.92 (0.39), for the same time (the cost is per point).
+MIN_TRACKING_SIDE, MAX_TRACKING_SIDE = 128, 256
+GRID_POINTS = 24  # grid points along the longer side
+FB_TOLERANCE = 1.0  # pixels (at the tracking size): round-trip error allowed
+MIN_TEXTURE = 0.001  # a point is followed if its texture is >= this x the clip's strongest (motion_match.py says why)
+FLAT_TEXTURE = 1e-6  # a frame whose strongest texture is below this has nothing to follow (flat or black)
+SETTLED_TEXTURE = 0.1  # a step is measured from a frame with this share of the clip's strongest texture (fades)
+# 21 px windows, 4 levels, 30 iterations: per-step tracks score the toy world's zig-zags 0.85-1.00 against the same
+# path in another look (5 seeds) and the battery's fast disc (12 of 24 frames) 0.93; 15 px windows gave 0.77-0.98
+# and 3 levels with 10 iterations 0.76 (the fast disc's points under-followed). 0.17-0.20 s per 24-frame 256 px clip
+# on the 2-core CPU (docs/motion-match-battery.md).
+LK_PARAMS = dict(winSize=(21, 21), maxLevel=4, criteria=(3, 30, 0.01))  # (COUNT|EPS, 30 iterations, 0.01 px)
+# Pixels at the tracking size. A point this close to the camera's prediction is background: at 0.75 a toy clip through
+# H.264 (32 px, 4x upscaled) left its faint background drifting 1-1.5 px out of the camera's group, the subject's fit
+# followed that drift and the same path in another size scored 0.74; at 1.5, 0.93.
+CAMERA_TOLERANCE = 1.5
+MIN_CAMERA_SPREAD = 0.25  # the background's points span at least this share of the frame (bounding box)
+MIN_SUBJECT_POINTS = 3  # fewer points moving otherwise than the camera: no subject at that step
+SUBJECT_TOLERANCE = 2.0  # pixels: the subject's points agree this well (1.0: a toy grow 0.64 against itself)
+# A step where the subject has under a third of its usual points is one where it is hidden (behind something, half out
+# of the frame): its motion there is interpolated from the steps around it. Measured on the battery's disc passing
+# behind a pillar (docs/motion-match-battery.md): the hidden steps read 0-2% of the true motion, and the pair scored
+# 0.84; interpolated, 0.99. A subject that stops for a few frames reads as moving on through them (its points then
+# agree with the camera): the price of this rule.
+HIDDEN_SHARE = 1 / 3
+CUT_SHARE = 0.5  # a step that keeps under half the clip's usual points is a scene cut: both parts interpolated
+MIN_TRAVEL = 0.03  # fraction of the frame: a part whose path is shorter is still
+ZOOM_ARM = 0.5  # a zoom counts as the shift of a point this far (fraction of the frame) from the centre
+SPREAD_TO_SIZE = 2.5  # points on a disc spread r/sqrt(2); its size (sqrt of the area) is r sqrt(pi): 2.5x the spread
+
+
+@dataclass
+class SceneMotion:
+    steps: np.ndarray  # float (frames - 1, 6): camera dx, dy, zoom; subject dx, dy, size; fractions of the frame
+    points: np.ndarray  # int (frames - 1,): points followed at each step (0: nothing to follow there)
+    subject_points: np.ndarray  # int (frames - 1,): of those, the subject's
+
+    CAMERA, SUBJECT = slice(0, 3), slice(3, 6)
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.steps) + 1
+
+    @property
+    def measurable(self) -> bool:
+        """Something could be followed (a flat or black clip has nothing)."""
+        return bool(self.points.any())
+
+    def moves(self, part: slice) -> bool:
+        return bool(np.linalg.norm(self.steps[:, part], axis=1).sum() >= MIN_TRAVEL)
+
+    def path(self, part: slice) -> np.ndarray:
+        """(frames, 3) where the part stands relative to the first frame (zoom and size as in `steps`)."""
+        return np.concatenate([np.zeros((1, 3)), np.cumsum(self.steps[:, part], axis=0)])
+
+    def resampled(self, num_frames: int) -> "SceneMotion":
+        """The same motion over `num_frames` frames (both clips span the same motion from first to last frame):
+        each part's path interpolated linearly in time; still parts zeroed."""
+        steps = self.steps
+        if num_frames != self.num_frames:
+            path = np.concatenate([np.zeros((1, 6)), np.cumsum(steps, axis=0)])
+            old, new = np.linspace(0.0, 1.0, len(path)), np.linspace(0.0, 1.0, num_frames)
+            steps = np.diff(np.stack([np.interp(new, old, column) for column in path.T], axis=1), axis=0)
+        steps = steps.copy()
+        for part in (self.CAMERA, self.SUBJECT):
+            if not self.moves(part):
+                steps[:, part] = 0.0
+        count = len(steps)
+        return SceneMotion(steps, _resample_counts(self.points, count), _resample_counts(self.subject_points, count))
+
+
+def _resample_counts(counts: np.ndarray, length: int) -> np.ndarray:
+    return counts[np.linspace(0, len(counts) - 1, length).round().astype(int)] if len(counts) else counts
+
+
+def prepare(frames: np.ndarray) -> list[np.ndarray]:
+    """Frames scaled to the tracking size, in colour: Lucas-Kanade runs on all three channels, because a saturated
+    object can have the same grey level as its background (the toy's red on grey does; one channel of grey plus
+    saturation lost the battery's coloured textures: same motion 0.28)."""
+    import cv2
+
+    height, width = frames.shape[1:3]
+    scale = min(max(max(height, width), MIN_TRACKING_SIDE), MAX_TRACKING_SIDE) / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return [cv2.resize(np.ascontiguousarray(f), size, interpolation=cv2.INTER_CUBIC) for f in frames]
+
+
+def texture(image: np.ndarray) -> np.ndarray:
+    """The structure tensor's smaller eigenvalue per pixel, the largest over the colour channels."""
+    import cv2
+
+    return np.max([cv2.cornerMinEigenVal(np.ascontiguousarray(image[..., c]), blockSize=7) for c in range(3)], axis=0)
+
+
+def grid_points(height: int, width: int) -> np.ndarray:
+    """float32 (points, 2) x, y of a grid of GRID_POINTS along the longer side."""
+    spacing = max(height, width) / GRID_POINTS
+    ys, xs = np.mgrid[spacing / 2 : height : spacing, spacing / 2 : width : spacing]
+    return np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
+
+
+def follow(
+    previous: np.ndarray, current: np.ndarray, start: np.ndarray, lk_params: dict
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points (n, 2) of `previous` followed into `current`: where they land (n, 2) and which passed the
+    forward-backward check (bool (n,): tracked there and back to within FB_TOLERANCE)."""
+    import cv2
+
+    start = np.ascontiguousarray(start, dtype=np.float32).reshape(-1, 1, 2)
+    forward, ok_forward, _ = cv2.calcOpticalFlowPyrLK(previous, current, start, None, **lk_params)
+    back, ok_back, _ = cv2.calcOpticalFlowPyrLK(current, previous, forward, None, **lk_params)
+    round_trip = np.linalg.norm((back - start).reshape(-1, 2), axis=1)
+    kept = ok_forward.ravel().astype(bool) & ok_back.ravel().astype(bool) & (round_trip <= FB_TOLERANCE)
+    return forward.reshape(-1, 2), kept
+
+
+def _spread_area(points: np.ndarray) -> float:
+    return float(np.prod(points.max(axis=0) - points.min(axis=0))) if len(points) >= 3 else 0.0
+
+
+def fit_camera(start: np.ndarray, end: np.ndarray, frame_area: float) -> tuple[np.ndarray, np.ndarray]:
+    """The camera's 2x3 similarity transform for one step and the background's points (bool mask): of the two
+    largest consistent groups (RANSAC on all points, then on the rest), the one whose points spread wider; the
+    identity and no points when neither spans MIN_CAMERA_SPREAD of the frame."""
+    import cv2
+
+    best, best_spread = (np.eye(2, 3), np.zeros(len(start), dtype=bool)), MIN_CAMERA_SPREAD * frame_area
+    left = np.ones(len(start), dtype=bool)
+    for _ in range(2):
+        index = np.flatnonzero(left)
+        if len(index) < 3:
+            break
+        transform, inliers = cv2.estimateAffinePartial2D(
+            start[index], end[index], method=cv2.RANSAC, ransacReprojThreshold=CAMERA_TOLERANCE, maxIters=500
+        )  # fmt: skip
+        if transform is None:
+            break
+        group = np.zeros(len(start), dtype=bool)
+        group[index[inliers.ravel().astype(bool)]] = True
+        if _spread_area(start[group]) >= best_spread:
+            best, best_spread = (transform, group), _spread_area(start[group])
+        left &= ~group
+    return best
+
+
+def _subject_step(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """dx, dy, size change (pixels) of the subject's points from one frame to the next: the similarity transform
+    most of them agree on (RANSAC), applied to their centre. Points on a flat subject's edges slide along the edge
+    (the aperture problem) and under-read its motion; the median of all of them read a large flat disc at 10-90%
+    of its speed (the pair scored 0.84); the agreeing ones score it 0.98."""
+    import cv2
+
+    transform, _ = cv2.estimateAffinePartial2D(start, end, method=cv2.RANSAC, ransacReprojThreshold=SUBJECT_TOLERANCE)
+    if transform is None:
+        return np.r_[np.median(end - start, axis=0), 0.0]
+    centre = start.mean(axis=0)
+    spread = np.sqrt(((start - centre) ** 2).sum(axis=1).mean())
+    scale = np.sqrt(abs(np.linalg.det(transform[:, :2])))
+    return np.r_[transform[:, :2] @ centre + transform[:, 2] - centre, SPREAD_TO_SIZE * spread * (scale - 1)]
+
+
+def scene_motion(frames: np.ndarray) -> SceneMotion:
+    """The camera's and the subject's motion per frame step of uint8 frames (frames, height, width, 3)."""
+    if frames.ndim != 4 or frames.shape[0] < 2:
+        raise ValueError(f"motion needs at least 2 frames of shape (h, w, 3), got an array of shape {frames.shape}")
+    images = prepare(frames)
+    height, width = images[0].shape[:2]
+    grid = grid_points(height, width)
+    textures = [texture(image)[grid[:, 1].astype(int), grid[:, 0].astype(int)] for image in images]
+    strongest = max(float(t.max()) for t in textures)
+    frame, centre = np.array([width, height], dtype=np.float64), np.array([width, height]) / 2
+    steps = np.zeros((len(frames) - 1, 6))
+    points, subject_points = np.zeros(len(steps), dtype=int), np.zeros(len(steps), dtype=int)
+    if strongest <= FLAT_TEXTURE:
+        return SceneMotion(steps, points, subject_points)
+    for i, (previous, current) in enumerate(zip(images[:-1], images[1:], strict=True)):
+        if textures[i].max() < SETTLED_TEXTURE * strongest:  # a black opening, the dim start of a fade-in
+            continue
+        start = grid[textures[i] >= MIN_TEXTURE * strongest]
+        end, kept = follow(previous, current, start, LK_PARAMS)
+        p0, p1 = start[kept].astype(np.float64), end[kept].astype(np.float64)
+        points[i] = len(p0)
+        if len(p0) < 3:
+            continue
+        transform, background = fit_camera(p0, p1, width * height)
+        predicted = p0 @ transform[:, :2].T + transform[:, 2]
+        subject = ~background & (np.linalg.norm(p1 - predicted, axis=1) > CAMERA_TOLERANCE)
+        steps[i, 0:2] = (transform[:, :2] @ centre + transform[:, 2] - centre) / frame
+        steps[i, 2] = ZOOM_ARM * np.log(np.sqrt(abs(np.linalg.det(transform[:, :2]))))
+        subject_points[i] = int(subject.sum())
+        if subject_points[i] >= MIN_SUBJECT_POINTS:
+            steps[i, 3:] = _subject_step(p0[subject], p1[subject]) / np.array([width, height, max(width, height)])
+    cut = points < CUT_SHARE * np.median(points[points > 0]) if points.any() else np.zeros(len(points), dtype=bool)
+    seen = subject_points[subject_points >= MIN_SUBJECT_POINTS]
+    hidden = subject_points < max(MIN_SUBJECT_POINTS, HIDDEN_SHARE * np.median(seen)) if len(seen) else cut
+    steps[:, :3] = _interpolated(steps[:, :3], cut)
+    steps[:, 3:] = _interpolated(steps[:, 3:], hidden | cut)
+    return SceneMotion(steps, points, subject_points)
+
+
+def _interpolated(steps: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+    """`steps` with each run of unknown steps between known ones filled linearly from its neighbours; unknown
+    steps before the first known one or after the last (a subject not yet in the frame, or gone) are still."""
+    known = np.flatnonzero(~unknown)
+    filled = np.zeros_like(steps)
+    if len(known):
+        inside = np.arange(known[0], known[-1] + 1)
+        filled[inside] = np.stack([np.interp(inside, known, column[known]) for column in steps.T], axis=1)
+    return filled
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """How alike two step sequences are: the cosine of the whole sequences (1 alike, 0 unrelated, -1 opposite;
+    a speed-up or a slow-down changes nothing), 1 when both are still, 0 when only one is."""
+    norm_a, norm_b = np.linalg.norm(a), np.linalg.norm(b)
+    if norm_a == 0 or norm_b == 0:
+        return 1.0 if norm_a == norm_b else 0.0
+    return float(np.sum(a * b) / (norm_a * norm_b))
