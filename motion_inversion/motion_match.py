@@ -35,6 +35,7 @@ from .video import read_whole_clip
 # same line in another colour and shape and -0.98 against its reverse. Grey-level tracking, 15 px windows or 3 levels
 # lost the toy's orbits and zig-zags entirely (no track survived the round trip at every step).
 TRACKLET_LK = dict(winSize=(31, 31), maxLevel=4, criteria=(3, 30, 0.01))
+TRACKLET_GRID = 24  # grid points along the longer side
 STILL_STEP = 0.004  # fraction of the frame: a smaller frame-to-frame displacement is "not moving"
 # A moving track moves in at least a third of its frame steps. Measured on a disc with bright marks crossing a static
 # texture (256x144, 24 frames): most "moving" tracks were background points the disc nudged in 0-4 of 23 steps, which
@@ -166,7 +167,7 @@ def track(frames: np.ndarray) -> Tracks:
         raise ValueError(f"tracking needs at least 2 frames of shape (h, w, 3), got an array of shape {frames.shape}")
     images = prepare(frames)
     height, width = images[0].shape[:2]
-    first, points = _first_textured(images, grid_points(height, width))
+    first, points = _first_textured(images, grid_points(height, width, TRACKLET_GRID))
     if len(points) == 0 or first >= len(images) - 1:
         return Tracks(np.zeros((0, len(frames), 2)))
     path = [points] * (first + 1)  # the flat frames before it: the points stand where they start

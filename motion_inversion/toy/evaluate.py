@@ -30,7 +30,7 @@ from PIL import Image, ImageDraw
 from ..generation import generate
 from ..inversion import invert
 from ..models import VideoModel, load_model
-from ..motion_match import motion_match
+from ..motion_match import motion_match, tracklet_score
 from ..video import Clip
 from . import clips, repertoire, tracker
 from .model_pool import ModelPool
@@ -66,7 +66,8 @@ class Case:
     colour: str
     seed: int
     fidelity: dict[str, float] = field(default_factory=dict)  # variant -> motion fidelity
-    motion_match: dict[str, float] = field(default_factory=dict)  # variant -> motion_match.py's point-track score
+    motion_match: dict[str, float] = field(default_factory=dict)  # variant -> motion_match.py's score (the app's)
+    tracklet: dict[str, float] = field(default_factory=dict)  # variant -> the published tracklet score
     colour_ok: dict[str, bool] = field(default_factory=dict)  # variant -> the dominant colour is the prompt's
     reference_colour: dict[str, float] = field(default_factory=dict)  # variant -> share of frames showing it
     trajectories: dict[str, np.ndarray] = field(default_factory=dict)
@@ -107,6 +108,7 @@ def other_prompts(spec: clips.ClipSpec, count: int, rng: np.random.Generator) ->
 
 def measure(case: Case, variant: str, frames: np.ndarray) -> None:
     case.motion_match[variant] = motion_match(case.reference.frames, frames).score
+    case.tracklet[variant] = tracklet_score(case.reference.frames, frames)
     case.colour_ok[variant] = tracker.dominant_colour(frames) == case.colour
     case.reference_colour[variant] = tracker.track(frames, case.reference.spec.colour).found_fraction
     if case.is_pan:
@@ -265,14 +267,14 @@ def plot(cases: list[Case], path: Path, variants=(APP_DEFAULT, "no motion (basel
     image.save(path)
 
 
-def agreement(cases: list[Case]) -> str:
-    """How well the two metrics agree: Pearson correlation of the colour tracker's fidelity and the point-track
-    motion match over every (case, variant), overall and per group of kinds of motion."""
+def agreement(cases: list[Case], score: str = "motion_match") -> str:
+    """How well the colour tracker's fidelity and a point-track score (`score`: the Case field, motion_match or
+    tracklet) agree: their Pearson correlation over every (case, variant), overall and per group of kinds."""
     pairs = {group: [] for group in [*GROUPS, "all"]}
     for case in cases:
         for variant, fidelity in case.fidelity.items():
-            pairs[case.group].append((fidelity, case.motion_match[variant]))
-            pairs["all"].append((fidelity, case.motion_match[variant]))
+            pairs[case.group].append((fidelity, getattr(case, score)[variant]))
+            pairs["all"].append((fidelity, getattr(case, score)[variant]))
     cells = []
     for group, values in pairs.items():
         values = np.array(values)
@@ -293,8 +295,12 @@ def report(cases: list[Case], accuracy, motions: str | None, settings: str, seco
         "",
         "Two metrics per case: *motion fidelity* from the colour tracker that knows the toy world (the cosine of "
         "frame-to-frame displacements), and *motion match* from motion_match.py's point tracks, which knows nothing "
-        "about the toy world (the score `motion-inversion score` and the app show). Their agreement, as the Pearson "
-        "correlation over every case and variant (number of pairs): " + agreement(cases) + ".",
+        "about the toy world (the score `motion-inversion score` and the app show: the camera's and the subject's "
+        "steps). Their agreement, as the Pearson correlation over every case and variant (number of pairs): "
+        + agreement(cases)
+        + ". The published tracklet score (Diffusion Motion Transfer's, `score --tracklet`): "
+        + agreement(cases, "tracklet")
+        + ".",
         "",
         "## Transfer: another shape in another colour",
         "",
