@@ -24,6 +24,7 @@ SETTINGS_FILE = "motion_inversion.json"
 PAPER_VALUE_MODES = {"camera": "none", "object": "diff", "hybrid": "diff"}
 # the toy model, trained by `python -m motion_inversion.toy.train`
 TOY_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "toy-model"
+TOY_WAN_DIR = TOY_MODEL_DIR.with_name("toy-wan")  # the toy Wan: `python -m motion_inversion.toy.train --family wan`
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,16 @@ REGISTRY: dict[str, ModelSpec] = {
             lr=0.1, noise_prior=0.5, motion_until={"camera": 1.0, "object": 0.8, "hybrid": 0.8},
             value_modes={"camera": "full", "object": "full", "hybrid": "full"},
             description="the project's own tiny text-to-video model of coloured shapes (CPU, offline)",
+        ),
+        ModelSpec(
+            # The toy world on Wan's classes (toy/toy_wan.py). Its recipe is the toy UNet's as a starting point, not
+            # yet measured on this model (docs/toy-wan.md); 9 frames: what its 4x causal VAE takes (1 + 4 x 2).
+            "toy-wan", str(TOY_WAN_DIR), height=32, width=32, num_frames=9, steps=25, guidance=5.0, frame_step=4,
+            invert_steps=200, lr=0.1, noise_prior=0.5, family="wan", per_token_timesteps=True, first_frame=True,
+            motion_until={"camera": 1.0, "object": 0.8, "hybrid": 0.8},
+            value_modes={"camera": "full", "object": "full", "hybrid": "full"},
+            description="the project's tiny Wan (WanTransformer3DModel, causal video VAE, UMT5) of coloured shapes, "
+            "with an image start (CPU, offline; in training)",
         ),
         ModelSpec(
             "zeroscope", "cerspense/zeroscope_v2_576w", height=320, width=576, num_frames=24, steps=30, guidance=12.0,
@@ -293,7 +304,8 @@ def model_spec(name_or_path: str | os.PathLike) -> ModelSpec:
 
 def _missing_weights_error(spec: ModelSpec, error: Exception) -> MotionInversionError:
     if Path(spec.source).is_absolute():
-        hint = "python -m motion_inversion.toy.train" if spec.name == "toy" else "save a pipeline there"
+        train = "python -m motion_inversion.toy.train"
+        hint = {"toy": train, "toy-wan": f"{train} --family wan"}.get(spec.name, "save a pipeline there")
         return MotionInversionError(
             f"model '{spec.name}' has no complete pipeline folder at {spec.source}: run `{hint}` "
             f"({type(error).__name__})"

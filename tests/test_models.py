@@ -77,13 +77,14 @@ def test_offloaded_encoders_give_the_same_results_and_wait_on_the_cpu(tiny_pipel
         offloaded.to("cpu")
 
 
-def test_the_toy_folder_carries_the_toy_recipe():
-    """Loading assets/toy-model by its path gives the registry's recipe: the two copies cannot drift apart."""
+@pytest.mark.parametrize("name", ["toy", "toy-wan"])
+def test_the_toy_folder_carries_the_toy_recipe(name):
+    """Loading assets/toy-model (or toy-wan) by its path gives the registry's recipe: the copies cannot drift apart."""
     from dataclasses import asdict
 
-    from motion_inversion.models import TOY_MODEL_DIR, model_spec
+    from motion_inversion.models import model_spec
 
-    by_path, by_name = asdict(model_spec(TOY_MODEL_DIR)), asdict(REGISTRY["toy"])
+    by_path, by_name = asdict(model_spec(REGISTRY[name].source)), asdict(REGISTRY[name])
     for key in ("source", "description"):
         by_path.pop(key), by_name.pop(key)
     assert by_path == by_name

@@ -51,10 +51,18 @@ MAX_TOKENS = 16
 TRAIN_SEED = 0  # training clips come from this seed; evaluation uses other seeds (see evaluate.py)
 SPEC = REGISTRY["toy"]
 # the recipe travels with the folder (motion_inversion.json)
-DEFAULTS = dict(name=SPEC.name, height=SPEC.height, width=SPEC.width, num_frames=SPEC.num_frames, steps=SPEC.steps,
-                guidance=SPEC.guidance, fps=SPEC.fps, invert_steps=SPEC.invert_steps, lr=SPEC.lr,
-                target_blocks=SPEC.target_blocks, noise_prior=SPEC.noise_prior, strength=SPEC.strength,
-                motion_until=SPEC.motion_until, value_modes=SPEC.value_modes)  # fmt: skip
+
+
+def spec_settings(spec) -> dict:
+    """What motion_inversion.json carries for a registry spec: its sizes, sampling and recipe."""
+    names = ("name", "height", "width", "num_frames", "steps", "guidance", "fps", "frame_step", "invert_steps", "lr",
+             "target_blocks", "noise_prior", "strength", "motion_until", "value_modes", "value_pool",
+             "per_token_timesteps", "first_frame", "family")  # fmt: skip
+    return {name: getattr(spec, name) for name in names}
+
+
+DEFAULTS = spec_settings(SPEC)
+WAN_SPEC_DEFAULTS = spec_settings(REGISTRY["toy-wan"])
 CHECKPOINT = Path(".toy-training")  # the resumable state; .gitignore'd
 WARMUP_STEPS = 100
 CAPTION_DROPOUT = 0.1  # captions dropped this often, for classifier-free guidance
@@ -177,14 +185,6 @@ def save_component(module, folder: Path) -> None:
 def write_json(path: Path, data: dict) -> None:
     with atomic_write(path) as temp_name:
         Path(temp_name).write_text(json.dumps(data, indent=2) + "\n")
-
-
-WAN_SPEC_DEFAULTS = dict(name="toy-wan", height=clips.SIZE, width=clips.SIZE, num_frames=9, steps=25, guidance=5.0,
-                         fps=8, frame_step=4, invert_steps=200, lr=0.1, noise_prior=0.5, value_pool=1,
-                         per_token_timesteps=True, first_frame=True,
-                         motion_until={"camera": 1.0, "object": 0.8, "hybrid": 0.8},
-                         value_modes={"camera": "full", "object": "full", "hybrid": "full"})  # fmt: skip
-# the toy UNet's recipe as a starting point (it is the toy world's); the toy Wan's own comes from its evaluation
 
 
 def learning_rate(step: int, peak: float, total_steps: int) -> float:
