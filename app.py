@@ -624,7 +624,7 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                     list(dict.fromkeys([*REGISTRY, DEFAULT_MODEL])), value=DEFAULT_MODEL, label="Base model",
                     allow_custom_value=True,
                     info="toy runs anywhere; the others need their weights (downloaded on first use) and a GPU; "
-                    "a Hub id or a local pipeline folder also works",
+                    "a Hub id or a local pipeline folder also works", elem_id="learn-model",
                 )  # fmt: skip
                 with gr.Accordion("Advanced", open=False):
                     steps = gr.Slider(1, MAX_STEPS, value=default_steps(DEFAULT_MODEL), step=1,
@@ -714,10 +714,12 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                     guidance = gr.Number(value=0, label="Guidance (0: the model's default)")
                 with gr.Row():
                     start_image = gr.Image(
-                        type="filepath", label="Start from this image (optional; models trained for it, e.g. "
+                        type="filepath", label="Start from this image (optional; models trained for it: toy-wan, "
                         "wan2.2-5b)", height=160, elem_id="start-image",
                     )  # fmt: skip
-                    fitted_start = gr.Image(label="The first frame, as fitted", height=160, interactive=False)
+                    fitted_start = gr.Image(
+                        label="The first frame, as fitted", height=160, interactive=False, elem_id="fitted-start"
+                    )
                 compare = gr.Checkbox(label="Also generate without the motion (same seed), side by side")
                 with gr.Row():
                     generate_button = gr.Button("Generate", variant="primary")

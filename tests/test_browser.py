@@ -8,6 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -115,3 +116,43 @@ def test_upload_learn_see_progress_then_generate(page, app, clip_path, tmp_path)
     expect(page.locator("#library-choice input")).to_have_value(names[-1])
     expect(page.locator("#generate-choice input")).to_have_value(names[-1])
     page.screenshot(path=shots / "6-selected.png", full_page=True)
+
+
+def test_learn_on_the_toy_wan_then_start_from_my_image(page, clip_path, tmp_path):
+    """The issue "My image, this motion": a motion learned on the toy Wan, then an image uploaded as the start:
+    its fitted preview is shown, and the video made from it comes with its motion match."""
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    shots = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    page.locator("#learn-clip input[type=file]").set_input_files(str(clip_path))
+    expect(page.locator("#learn-clip video")).to_have_count(1)
+    model = page.locator("#learn-model input")
+    model.fill("toy-wan")
+    model.press("Enter")
+    page.locator("#learn-name textarea, #learn-name input").first.fill("wan-orbit")
+    page.get_by_text("Advanced").first.click()
+    steps = page.locator("#learn-steps input[type=number]")
+    steps.fill("10")
+    steps.press("Tab")
+    expect(steps).to_have_value("10")
+    page.get_by_role("button", name="Start learning").click()
+    expect(page.locator("#learn-status")).to_contain_text("Saved wan-orbit to your library after 10 steps")
+
+    photo = np.zeros((48, 80, 3), dtype=np.uint8)  # wider than the toy Wan's 32x32: centre-cropped
+    photo[:, :] = (110, 110, 110)
+    photo[14:34, 30:50] = (230, 210, 40)  # a yellow square
+    Image.fromarray(photo).save(tmp_path / "my-photo.png")
+    page.locator("#start-image input[type=file]").set_input_files(str(tmp_path / "my-photo.png"))
+    expect(page.locator("#fitted-start img")).to_be_visible()  # how the image is fitted, before generating
+    page.locator("#generate-prompt textarea, #generate-prompt input").first.fill("a yellow square")
+    page.get_by_text("Advanced").nth(1).click()
+    sample_steps = page.locator("#generate-steps input")
+    sample_steps.fill("2")
+    sample_steps.press("Tab")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    expect(page.locator("#generated-video video")).to_have_attribute("src", re.compile(r"wan-orbit-object-seed0\.mp4"))
+    scored = re.compile(r"Motion match with the reference clip: -?\d\.\d\d")
+    expect(page.locator("#motion-match")).to_contain_text(scored)
+    page.screenshot(path=shots / "7-image-start.png", full_page=True)
