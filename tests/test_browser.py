@@ -45,6 +45,16 @@ RECORD_STATUSES = """
 """
 
 
+def generate_in_two_steps(page, prompt: str) -> None:
+    """Fill the prompt, set 2 sampling steps (under Advanced) and click Generate."""
+    page.locator("#generate-prompt textarea, #generate-prompt input").first.fill(prompt)
+    page.get_by_text("Advanced").nth(1).click()
+    sample_steps = page.locator("#generate-steps input")
+    sample_steps.fill("2")
+    sample_steps.press("Tab")
+    page.get_by_role("button", name="Generate", exact=True).click()
+
+
 def test_upload_learn_see_progress_then_generate(page, app, clip_path, tmp_path):
     from playwright.sync_api import expect
 
@@ -78,12 +88,7 @@ def test_upload_learn_see_progress_then_generate(page, app, clip_path, tmp_path)
     expect(page.locator("#motion-picture img")).to_be_visible()  # what moves in the clip, drawn as point tracks
     page.screenshot(path=shots / "3-learned.png", full_page=True)
 
-    page.locator("#generate-prompt textarea, #generate-prompt input").first.fill("a blue square")
-    page.get_by_text("Advanced").nth(1).click()
-    sample_steps = page.locator("#generate-steps input")
-    sample_steps.fill("2")
-    sample_steps.press("Tab")
-    page.get_by_role("button", name="Generate", exact=True).click()
+    generate_in_two_steps(page, "a blue square")
     video = page.locator("#generated-video video")
     expect(video).to_have_attribute("src", re.compile(r"object-seed0\.mp4"))
     # how well it moves like the clip, in one number next to the video
@@ -146,12 +151,7 @@ def test_learn_on_the_toy_wan_then_start_from_my_image(page, clip_path, tmp_path
     Image.fromarray(photo).save(tmp_path / "my-photo.png")
     page.locator("#start-image input[type=file]").set_input_files(str(tmp_path / "my-photo.png"))
     expect(page.locator("#fitted-start img")).to_be_visible()  # how the image is fitted, before generating
-    page.locator("#generate-prompt textarea, #generate-prompt input").first.fill("a yellow square")
-    page.get_by_text("Advanced").nth(1).click()
-    sample_steps = page.locator("#generate-steps input")
-    sample_steps.fill("2")
-    sample_steps.press("Tab")
-    page.get_by_role("button", name="Generate", exact=True).click()
+    generate_in_two_steps(page, "a yellow square")
     expect(page.locator("#generated-video video")).to_have_attribute("src", re.compile(r"wan-orbit-object-seed0\.mp4"))
     scored = re.compile(r"Motion match with the reference clip: -?\d\.\d\d")
     expect(page.locator("#motion-match")).to_contain_text(scored)
