@@ -1,9 +1,10 @@
-"""The example motions: each sample clip (assets/samples) learned ahead on the toy model with its default recipe and
+"""The example motions: each sample clip (assets/samples) learned ahead on a toy model with its default recipe and
 its caption, as a creator would in the app.
 
 The app shows them to every visitor as a read-only library (`examples/<name>`), so a newcomer can generate with a
-motion at once, before learning one. Run `python -m motion_inversion.toy.examples` after retraining the toy model
-(a motion only works on the model it was learned on).
+motion at once, before learning one. Run `python -m motion_inversion.toy.examples` after retraining the toy model,
+`... --model toy-wan` after retraining the toy Wan (a motion only works on the model it was learned on). The toy
+Wan's examples are named `<sample>-toy-wan` and live beside the toy UNet's: a run replaces only its model's.
 """
 
 import argparse
@@ -21,24 +22,29 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets"
 def write_examples(out: Path, model_name: str = "toy") -> list[Path]:
     model = load_model(model_name, device="cpu")
     spec = model.spec
+    suffix = "" if model_name == "toy" else f"-{model_name}"
     staging = out.with_name(out.name + ".new")  # the old examples stay until every new one is learned
     shutil.rmtree(staging, ignore_errors=True)
-    library = MotionLibrary(staging)
+    library, names = MotionLibrary(staging), []
     for name, clip_spec in SAMPLES.items():
         clip = load_reference_clip(ASSETS / "samples" / f"{name}.mp4", spec.num_frames, spec.height, spec.width)
         motion = invert(model, clip, prompt=clip_spec.caption, steps=spec.invert_steps, seed=0)
-        entry = library.add(motion, name, preview_frames=clip.frames, fps=spec.fps)
+        entry = library.add(motion, name + suffix, preview_frames=clip.frames, fps=spec.fps)
         print(f"{entry.name}: {motion.steps} steps, loss {motion.loss:.4f}")
-    shutil.rmtree(out, ignore_errors=True)
-    staging.rename(out)
-    return sorted(out.glob("*.safetensors"))
+        names.append(entry.name)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(staging.iterdir()):  # each file renamed into place: the other model's examples stay
+        path.replace(out / path.name)
+    shutil.rmtree(staging)
+    return [out / f"{name}.safetensors" for name in names]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ASSETS / "example-motions")
+    parser.add_argument("--model", default="toy", choices=("toy", "toy-wan"))
     args = parser.parse_args()
-    write_examples(args.out)
+    write_examples(args.out, args.model)
 
 
 if __name__ == "__main__":
