@@ -264,7 +264,7 @@ def test_generate_takes_a_start_image_through_the_api(app, client, tmp_path):
     assert_refused(
         lambda: client.predict(app.NO_MOTION, "a cat", "", "object", 1.0, 0, 2, 0, False, handle_file(str(picture)),
                                api_name="/generate"),
-        "cannot start a video from an image: models that can: wan2.2-5b",
+        "cannot start a video from an image: models that can: toy-wan, wan2.2-5b",
     )  # fmt: skip
 
 

@@ -109,8 +109,8 @@ def test_errors_print_no_traceback_in_a_real_process(tmp_path):
     assert code == 2
     assert err.strip().splitlines() == [f"error: {tmp_path} is not a diffusers pipeline folder (no unet/ or "
                                         "transformer/ inside): pass a folder saved with save_pretrained, a Hub id, "
-                                        "or one of toy, zeroscope, modelscope, animatediff, wan2.1-1.3b, wan2.1-14b, "
-                                        "wan2.2-5b"]  # fmt: skip
+                                        "or one of toy, toy-wan, zeroscope, modelscope, animatediff, wan2.1-1.3b, "
+                                        "wan2.1-14b, wan2.2-5b"]  # fmt: skip
     code, _, err = run_cli("invert", notes, "--model", "zeroscope", "--out", tmp_path / "m.safetensors")
     assert code == 2 and "notes.mp4 is not a video" in err  # the clip is checked before the model loads
     clip = make_clip(tmp_path / "fine.mp4")

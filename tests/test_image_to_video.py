@@ -62,7 +62,9 @@ def test_with_a_motion_and_an_image(first_frame_wan, photo):
 
 
 def test_a_model_without_first_frame_conditioning_refuses_with_one_line(tiny_model, photo):
-    with pytest.raises(MotionInversionError, match="cannot start a video from an image: models that can: wan2.2-5b"):
+    with pytest.raises(
+        MotionInversionError, match="cannot start a video from an image: models that can: toy-wan, wan2.2-5b"
+    ):
         generate(tiny_model, None, "a cat", image=photo)
 
 

@@ -97,3 +97,20 @@ def test_a_learned_motion_never_carries_the_reference_look_to_a_new_subject(tran
     for seed, colour, _, _, moved in transferred:
         assert tracker.dominant_colour(moved) == colour, seed  # the prompt's look, not the reference's
         assert tracker.track(moved, colour).found_fraction >= 0.75, seed
+
+
+@pytest.mark.parametrize("name", ["toy", "toy-wan"])
+def test_the_vae_keeps_every_colour_of_the_toy_world(name):
+    """Encode and decode one clip of each colour: the colour comes back (session 11's toy Wan VAE returned every
+    colour as orange, so no caption could be drawn in its colour; docs/toy-wan.md)."""
+    import torch
+
+    model = load_model(name, device="cpu")
+    for colour in clips.COLOURS:
+        frames = clips.render(
+            clips.ClipSpec("circle", colour, "line-right", 3), num_frames=model.spec.num_frames
+        ).frames
+        round_trip = model.decode_latents(model.encode_frames(torch.from_numpy(frames))).numpy()
+        assert tracker.dominant_colour(round_trip) == colour, (
+            f"{name}: {colour} came back {tracker.dominant_colour(round_trip)}"
+        )

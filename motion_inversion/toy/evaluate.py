@@ -283,12 +283,13 @@ def agreement(cases: list[Case], score: str = "motion_match") -> str:
     return "; ".join(cells)
 
 
-def report(cases: list[Case], accuracy, motions: str | None, settings: str, seconds: float, plot_name: str) -> str:
+def report(cases: list[Case], accuracy, motions: str | None, settings: str, seconds: float, plot_name: str,
+           model_folder: str = "assets/toy-model") -> str:  # fmt: skip
     parts = [
         "# Toy evaluation: does motion transfer?",
         "",
         f"Produced by `python -m motion_inversion.toy.evaluate {settings}` ({seconds / 60:.1f} minutes). Method and "
-        "metrics: `motion_inversion/toy/evaluate.py`; the model: `assets/toy-model/training.json`.",
+        f"metrics: `motion_inversion/toy/evaluate.py`; the model: `{model_folder}/training.json`.",
         "",
         f"The plain model (no motion), every toy caption, 2 seeds: prompt-colour accuracy **{accuracy[0]:.0%}**, "
         f"object found in {accuracy[1]:.0%} of frames.",
@@ -353,7 +354,10 @@ def main(argv=None) -> None:
     settings = ("--quick " if args.quick else "") + f"--per-group {args.per_group} --transfers {args.transfers}"
     settings += f" --jobs {args.jobs} --model {args.model} --steps {args.steps}"
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report(cases, accuracy, motions, settings, time.time() - started, plot_path.name))
+    folder = Path(model.spec.source)
+    folder = folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) else folder
+    seconds = time.time() - started
+    args.out.write_text(report(cases, accuracy, motions, settings, seconds, plot_path.name, str(folder)))
     print(f"wrote {args.out} and {plot_path}")
 
 
