@@ -14,7 +14,8 @@ from pathlib import Path
 from ..inversion import invert, load_reference_clip
 from ..library import MotionLibrary
 from ..models import load_model
-from .clips import SAMPLES
+from ..video import Clip
+from .clips import NUM_FRAMES, SAMPLES, render
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
@@ -27,7 +28,11 @@ def write_examples(out: Path, model_name: str = "toy") -> list[Path]:
     shutil.rmtree(staging, ignore_errors=True)
     library, names = MotionLibrary(staging), []
     for name, clip_spec in SAMPLES.items():
-        clip = load_reference_clip(ASSETS / "samples" / f"{name}.mp4", spec.num_frames, spec.height, spec.width)
+        if spec.num_frames == NUM_FRAMES:  # the sample clip as a creator would upload it
+            clip = load_reference_clip(ASSETS / "samples" / f"{name}.mp4", spec.num_frames, spec.height, spec.width)
+        else:  # the toy Wan takes 9 frames (1 + 4k), the 8-frame samples give it 5: the same motion drawn at 9
+            frames = render(clip_spec, num_frames=spec.num_frames).frames
+            clip = Clip(frames, fps=spec.fps, source=f"{name} (toy world)")
         motion = invert(model, clip, prompt=clip_spec.caption, steps=spec.invert_steps, seed=0)
         entry = library.add(motion, name + suffix, preview_frames=clip.frames, fps=spec.fps)
         print(f"{entry.name}: {motion.steps} steps, loss {motion.loss:.4f}")
