@@ -10,8 +10,10 @@ step at a time, so a point lost at one step (occluded, a scene cut, a fast small
   but it does not span the frame. A group spanning less than `MIN_CAMERA_SPREAD` of the frame is no background (a
   subject on a flat background): the camera is then still.
 - **Subject**: the points that move otherwise than the camera says (by more than `CAMERA_TOLERANCE`). Its step is
-  their median displacement in the frame (what a viewer sees on screen; what the toy world's colour tracker
+  their trimmed mean displacement in the frame (what a viewer sees on screen; what the toy world's colour tracker
   measures) and how much their spread grows (a subject coming closer).
+- Steps where the subject is hidden (`HIDDEN_SHARE`) or the picture cuts (`CUT_SHARE`) are filled in from the steps
+  around them.
 
 A part whose path over the clip is shorter than `MIN_TRAVEL` of the frame counts as still.
 """
