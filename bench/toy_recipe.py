@@ -29,12 +29,18 @@ GENERATION = {  # generate() overrides; motion type is object for object motion,
     "full value, first 60%, strength 1.2": dict(value_mode="full", motion_until=0.6, strength=1.2),
     "value diff, first 60%": dict(value_mode="diff", motion_until=0.6),
     "inversion latent only (no embeddings)": dict(motion_until=0.0),
+    "embeddings only (noise prior 0)": dict(noise_prior=0.0),
+    "noise prior 0.25": dict(noise_prior=0.25),
+    "noise prior 0.75": dict(noise_prior=0.75),
+    "strength 1.5": dict(strength=1.5),
+    "value diff, every step": dict(value_mode="diff", motion_until=1.0),
 }
 INVERSION = {  # invert() overrides
     "lr 0.1, 200 steps (toy default)": {},
     "lr 0.05": dict(lr=0.05),
     "lr 0.2": dict(lr=0.2),
     "every temporal block": dict(target_blocks=["*"]),
+    "400 steps": dict(steps=400),
 }
 # not the full evaluation's references (evaluate.EVAL_SEED), nor training's (seed 0)
 RECIPE_SEED = 2_000_003

@@ -20,7 +20,7 @@ import torch
 
 from .errors import MotionInversionError, MotionInversionWarning
 from .limits import check_all
-from .models import REGISTRY, VideoModel
+from .models import VideoModel, first_frame_models
 from .motion import Motion
 from .progress import ProgressCallback, report
 from .video import read_image
@@ -117,9 +117,8 @@ def generate(
             f"this motion was learned on '{motion.base_model}', not on '{model.name}': load that base model"
         )
     if image is not None and not spec.first_frame:
-        able = [name for name, other in REGISTRY.items() if other.first_frame]
         raise MotionInversionError(
-            f"{model.name} cannot start a video from an image: models that can: {', '.join(able)}"
+            f"{model.name} cannot start a video from an image: models that can: {first_frame_models()}"
         )
     size_source = motion if motion is not None else spec
     num_frames = num_frames or size_source.num_frames

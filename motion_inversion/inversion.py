@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from .errors import MotionInversionError, MotionInversionWarning
 from .inject import inject_motion
 from .limits import check_all
-from .models import VideoModel
+from .models import VideoModel, first_frame_models
 from .motion import Motion
 from .precision import training_accelerator
 from .progress import ProgressCallback, report
@@ -45,14 +45,19 @@ def load_reference_clip(
     if not isinstance(clip, Clip):
         plan = plan_sampling(probe_clip(clip), num_frames, model_fps, start, end, sampling, fit)
         clip = read_clip(clip, num_frames, height, width, start=plan.start, fps=plan.fps, fit=plan.fit)
+        read = clip.num_frames
         clip.frames = clip.frames[: usable_frames(clip.num_frames, frame_step)]
         clip.description = dataclasses.replace(plan, num_frames=max(clip.num_frames, 1)).describe()
     else:
+        read = clip.num_frames
         clip = dataclasses.replace(clip, frames=clip.frames[: usable_frames(clip.num_frames, frame_step)])
     name = Path(clip.source).name or "the clip"
     if clip.num_frames < min(MIN_FRAMES, num_frames):
+        usable = (
+            f", {clip.num_frames} of them usable by this model (1 + {frame_step}k)" if read != clip.num_frames else ""
+        )
         raise MotionInversionError(
-            f"{name} has {clip.num_frames} frame(s); motion inversion needs at least {min(MIN_FRAMES, num_frames)} "
+            f"{name} has {read} frame(s){usable}; motion inversion needs at least {min(MIN_FRAMES, num_frames)} "
             f"(the model uses {num_frames}): use a longer clip or an earlier start time"
         )
     if clip.num_frames < num_frames:
@@ -115,6 +120,7 @@ def invert(
     target_blocks: list[str] | None = None,
     gradient_checkpointing: bool | str = False,
     mixed_precision: str | None = None,
+    first_frame_share: float | None = None,
 ) -> Motion:
     """Learn the motion of `clip` (a path or a Clip). Defaults (frames, size, and the recipe: steps, lr, target
     blocks) come from the model's registry entry. From a path, the frames are the selection `start`-`end` seconds
@@ -127,6 +133,10 @@ def invert(
     `checkpoint_dir`, a motion file is written every `checkpoint_every` steps. The saved loss is the mean of the last
     10 steps' losses (single steps are noisy). Precision (precision.py, through accelerate): float32 on a CPU, bf16
     (else fp16 with loss scaling) on CUDA, unless `mixed_precision` ("no", "bf16", "fp16") says otherwise.
+
+    `first_frame_share` (models trained to start from an image; default: the recipe's): the share of the learning
+    steps that give the clip's first latent frame clean, as generation from an image does, so the motion is also
+    learned the way it will be used there.
     """
     settings = check_all(steps=steps, lr=lr, seed=seed, num_frames=num_frames, height=height, width=width,
                          start=start, end=end, inversion_steps=inversion_steps)  # fmt: skip
@@ -134,6 +144,12 @@ def invert(
     steps = model.spec.invert_steps if steps is None else steps
     lr = model.spec.lr if lr is None else lr
     target_blocks = model.spec.target_blocks if target_blocks is None else target_blocks
+    first_frame_share = model.spec.first_frame_share if first_frame_share is None else first_frame_share
+    if first_frame_share and not model.spec.first_frame:
+        raise MotionInversionError(
+            f"{model.name} cannot learn a motion with the first frame given: it was not trained to start from an "
+            f"image; models that can: {first_frame_models()}"
+        )
     if loss not in LOSSES:
         raise MotionInversionError(f"loss must be one of {LOSSES}, got {loss!r}")
     spec = model.spec
@@ -179,10 +195,13 @@ def invert(
         with checkpointing:
             for step in range(1, steps + 1):
                 noisy, timestep, target = family.training_example(scheduler, latents, generator)
-                anchor = int(torch.randint(0, latents.shape[2], (1,), generator=generator))
+                given = bool(first_frame_share) and float(torch.rand((1,), generator=generator)) < first_frame_share
+                if given:  # the first latent frame clean, as from an image; the loss is on the frames after it
+                    noisy = torch.cat([latents[:, :, :1], noisy[:, :, 1:]], dim=2)
+                anchor = int(torch.randint(0, latents.shape[2] - given, (1,), generator=generator))
                 with accelerator.autocast():
-                    prediction = model.predict(noisy.to(dtype), timestep, text)
-                step_loss = motion_loss(prediction.float(), target, loss, anchor)
+                    prediction = model.predict(noisy.to(dtype), timestep, text, first_frame_given=given)
+                step_loss = motion_loss(prediction.float()[:, :, given:], target[:, :, given:], loss, anchor)
                 optimizer.zero_grad(set_to_none=True)
                 accelerator.backward(step_loss)  # scales the loss for fp16; the optimizer unscales and steps
                 optimizer.step()

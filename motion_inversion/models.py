@@ -55,6 +55,7 @@ class ModelSpec:
     family: str | None = None  # families/ name; None: read from the pipeline folder
     per_token_timesteps: bool = False  # Wan 2.2 TI2V: the transformer takes one timestep per token
     first_frame: bool = False  # trained to start a video from a clean first latent frame (an image): Wan 2.2 TI2V
+    first_frame_share: float = 0.0  # share of the learning steps with the clean first frame given (inversion.py)
     offload: bool = False  # keep the text encoder and VAE in CPU memory between their calls (load_model)
     description: str = ""
 
@@ -344,6 +345,11 @@ def family_for(spec: ModelSpec) -> Family:
             f"{', '.join(families)} (ZeroScope, ModelScope, AnimateDiff, Wan)"
         )
     return family_named(families[class_name])
+
+
+def first_frame_models() -> str:
+    """The registry's models trained to start a video from an image, for the one-line refusals of the others."""
+    return ", ".join(name for name, spec in REGISTRY.items() if spec.first_frame)
 
 
 def load_model(

@@ -66,6 +66,9 @@ def test_a_model_without_first_frame_conditioning_refuses_with_one_line(tiny_mod
         MotionInversionError, match="cannot start a video from an image: models that can: toy-wan, wan2.2-5b"
     ):
         generate(tiny_model, None, "a cat", image=photo)
+    frames = np.zeros((8, 32, 32, 3), dtype=np.uint8)
+    with pytest.raises(MotionInversionError, match="cannot learn a motion with the first frame given: .* toy-wan"):
+        invert(tiny_model, Clip(frames, 8.0, "still.mp4"), steps=1, first_frame_share=0.5)
 
 
 def test_what_is_not_an_image_is_refused_and_nothing_is_written(tiny_wan_dir, first_frame_wan, tmp_path):  # noqa: F811

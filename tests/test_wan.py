@@ -252,3 +252,14 @@ def test_clips_are_planned_in_frame_counts_the_wan_vae_takes(tmp_path):
         reference = load_reference_clip(clip, 81, 64, 96, 16, frame_step=4)
     assert reference.num_frames == 17
     assert reference.description.startswith("learning 17 frames, 0.0-")
+
+
+def test_a_clip_too_short_once_cut_to_1_plus_4k_frames_says_how_many_it_has(tmp_path):
+    """An 8-frame clip gives a 4x causal VAE 5 frames (1 + 4k), too few to learn from: the refusal names both."""
+    from motion_inversion.inversion import load_reference_clip
+
+    clip = make_clip(tmp_path / "eight.mp4", seconds=1.0, size="96x64", rate=8)
+    with pytest.raises(MotionInversionError) as refused:
+        load_reference_clip(clip, 9, 64, 96, 8, frame_step=4)
+    assert str(refused.value).startswith("eight.mp4 has 8 frame(s), 5 of them usable by this model (1 + 4k); "
+                                         "motion inversion needs at least 8")  # fmt: skip

@@ -106,18 +106,37 @@ def other_prompts(spec: clips.ClipSpec, count: int, rng: np.random.Generator) ->
     return [(clips.caption(pairs[i][1], pairs[i][0]), pairs[i][1]) for i in chosen]
 
 
+def fidelity_of(reference: clips.ToyClip, frames: np.ndarray, colour: str) -> tuple[float, np.ndarray]:
+    """Motion fidelity of `frames` against the reference, and the path it measured: the background's shift for a
+    pan, else the object of `colour`."""
+    if reference.spec.kind.startswith("pan-"):
+        generated = np.concatenate([[[0.0, 0.0]], np.cumsum(tracker.camera_shifts(frames), axis=0)])
+        return tracker.motion_fidelity(reference.camera, generated), generated
+    generated = tracker.track(frames, colour).trajectory
+    return tracker.motion_fidelity(reference.trajectory, generated), generated
+
+
 def measure(case: Case, variant: str, frames: np.ndarray) -> None:
     case.motion_match[variant] = motion_match(case.reference.frames, frames).score
     case.tracklet[variant] = tracklet_score(case.reference.frames, frames)
     case.colour_ok[variant] = tracker.dominant_colour(frames) == case.colour
     case.reference_colour[variant] = tracker.track(frames, case.reference.spec.colour).found_fraction
-    if case.is_pan:
-        generated = np.concatenate([[[0.0, 0.0]], np.cumsum(tracker.camera_shifts(frames), axis=0)])
-        case.fidelity[variant] = tracker.motion_fidelity(case.reference.camera, generated)
-    else:
-        generated = tracker.track(frames, case.colour).trajectory
-        case.fidelity[variant] = tracker.motion_fidelity(case.reference.trajectory, generated)
-    case.trajectories[variant] = generated
+    case.fidelity[variant], case.trajectories[variant] = fidelity_of(case.reference, frames, case.colour)
+
+
+def vae_round_trip(model: VideoModel, per_group: int, seed: int = EVAL_SEED) -> dict[str, float]:
+    """Per group, the motion fidelity of each reference after the model's VAE alone (encode, decode): the most a
+    generation can reach on this model, whatever the denoiser and the embeddings do (session 13: the toy Wan's
+    first VAE gave 0.63 for object motion, docs/toy-wan.md)."""
+    import torch
+
+    by_group: dict[str, list[float]] = {}
+    for spec in reference_specs(per_group, seed):
+        reference = clips.render(spec, num_frames=model.spec.num_frames)
+        frames = model.decode_latents(model.encode_frames(torch.from_numpy(reference.frames))).numpy()
+        group = next(group for group, kinds in GROUPS.items() if spec.kind in kinds)
+        by_group.setdefault(group, []).append(fidelity_of(reference, frames, spec.colour)[0])
+    return {group: float(np.mean(values)) for group, values in by_group.items()}
 
 
 def colour_accuracy(model: VideoModel, seeds: int = 2) -> tuple[float, float]:

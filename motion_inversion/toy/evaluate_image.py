@@ -6,8 +6,10 @@ For held-out object-motion references (evaluate.py's, pans left out: an image's 
 the motion, then take a still image of another shape in another colour at another place (the first frame of another
 held-out clip) and generate from it with the motion and without it (the same seed), at the app's defaults. Per case:
 the motion fidelity of the image's subject (tracked by its colour) against the reference's path, whether the
-subject keeps its colour (the video's dominant colour), and the first frame's PSNR against the fitted image. Needs a
-model trained to start from an image (ModelSpec.first_frame).
+subject keeps its colour (the video's dominant colour), the first frame's PSNR against the fitted image, and where
+the subject goes: its mean distance from the reference's path moved to start where the image's subject stands
+("from the image") and from the reference's path where it stood ("from the reference's place"). Needs a model
+trained to start from an image (ModelSpec.first_frame). bench/toy_image_recipe.py sweeps settings with it.
 """
 
 import argparse
@@ -31,44 +33,69 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if error == 0 else float(10 * np.log10(255.0**2 / error))
 
 
-def image_cases(model, per_group: int, steps: int, log) -> list[dict]:
-    rng = np.random.default_rng(IMAGE_SEED)
-    references = [spec for spec in reference_specs(per_group) if not spec.kind.startswith("pan-")]
+VARIANTS = {"no motion": None, "with motion": {}}  # label -> generate() overrides (None: without the motion)
+
+
+def path_distances(reference: np.ndarray, generated: np.ndarray) -> tuple[float, float]:
+    """Mean distance (pixels) of the generated centres from the reference's path moved to start at the generated
+    first centre (the image's subject), and from the reference's path as it is, over the frames after the first."""
+    found = ~np.isnan(generated[1:, 0])
+    if not found.any() or np.isnan(generated[0, 0]):
+        return float("nan"), float("nan")
+    moved = reference[:, :2] - reference[0, :2] + generated[0, :2]
+    near_image = np.linalg.norm(generated[1:, :2] - moved[1:], axis=1)[found].mean()
+    near_reference = np.linalg.norm(generated[1:, :2] - reference[1:, :2], axis=1)[found].mean()
+    return float(near_image), float(near_reference)
+
+
+def image_cases(model, per_group: int, steps: int, log, variants: dict | None = None,
+                invert_options: dict | None = None, seed: int = EVAL_SEED) -> list[dict]:  # fmt: skip
+    """`seed`: the references' (evaluate.reference_specs); the images come from another seed."""
+    variants = VARIANTS if variants is None else variants
+    rng = np.random.default_rng(seed + IMAGE_SEED - EVAL_SEED)
+    references = [spec for spec in reference_specs(per_group, seed) if not spec.kind.startswith("pan-")]
     cases = []
     for index, spec in enumerate(references):
         reference = clips.render(spec, num_frames=model.spec.num_frames)
         motion = invert(model, Clip(reference.frames, model.spec.fps, f"toy {spec.kind} {index}"),
-                        prompt=reference.caption, seed=index, steps=steps)  # fmt: skip
+                        prompt=reference.caption, seed=index, steps=steps, **(invert_options or {}))  # fmt: skip
         ((prompt, colour),) = other_prompts(spec, 1, rng)
         shape = prompt.split()[-1]
         still = clips.render(clips.ClipSpec(shape, colour, "grow", int(rng.integers(2**31))), num_frames=1)
         image = still.frames[0]
         case = dict(kind=spec.kind, group=next(g for g, kinds in GROUPS.items() if spec.kind in kinds), prompt=prompt)
-        for label, used in (("with motion", motion), ("no motion", None)):
-            frames = generate(model, used, prompt, seed=index, image=image, motion_type="object").numpy()
+        for label, overrides in variants.items():
+            used = None if overrides is None else motion
+            frames = generate(model, used, prompt, seed=index, image=image, motion_type="object",
+                              **(overrides or {})).numpy()  # fmt: skip
             path = tracker.track(frames, colour).trajectory
+            near_image, near_reference = path_distances(reference.trajectory, path)
             case[label] = dict(
                 fidelity=tracker.motion_fidelity(reference.trajectory, path),
                 colour_ok=tracker.dominant_colour(frames) == colour,
                 first_frame_psnr=psnr(frames[0], image),
+                near_image=near_image,
+                near_reference=near_reference,
             )
-        log(f"{index + 1}/{len(references)} {spec.kind} -> {prompt}: fidelity "
-            f"{case['with motion']['fidelity']:+.2f} (without {case['no motion']['fidelity']:+.2f}), first frame "
-            f"{case['with motion']['first_frame_psnr']:.1f} dB")  # fmt: skip
+        log(f"{index + 1}/{len(references)} {spec.kind} -> {prompt}: "
+            + ", ".join(f"{label} {case[label]['fidelity']:+.2f}" for label in variants))  # fmt: skip
         cases.append(case)
     return cases
 
 
-def table(cases: list[dict]) -> str:
-    rows = ["| variant | cases | motion fidelity | fidelity >= 0.8 | keeps its colour | first frame PSNR (dB) |",
-            "|---|---|---|---|---|---|"]  # fmt: skip
-    for label in ("no motion", "with motion"):
+def table(cases: list[dict], variants=VARIANTS) -> str:
+    rows = ["| variant | cases | motion fidelity | fidelity >= 0.8 | keeps its colour | first frame PSNR (dB) "
+            "| from the image (px) | from the reference's place (px) |",
+            "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for label in variants:
         values = [case[label] for case in cases]
         fidelity = np.array([v["fidelity"] for v in values])
         colour = np.mean([v["colour_ok"] for v in values])
         first_frame = np.mean([v["first_frame_psnr"] for v in values])
+        near_image = np.nanmean([v["near_image"] for v in values])
+        near_reference = np.nanmean([v["near_reference"] for v in values])
         cells = [label, len(values), f"{fidelity.mean():.2f}", f"{np.mean(fidelity >= 0.8):.0%}", f"{colour:.0%}",
-                 f"{first_frame:.1f}"]  # fmt: skip
+                 f"{first_frame:.1f}", f"{near_image:.1f}", f"{near_reference:.1f}"]  # fmt: skip
         rows.append("| " + " | ".join(map(str, cells)) + " |")
     return "\n".join(rows)
 

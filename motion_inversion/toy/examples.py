@@ -13,11 +13,20 @@ from pathlib import Path
 
 from ..inversion import invert, load_reference_clip
 from ..library import MotionLibrary
-from ..models import load_model
+from ..models import ModelSpec, load_model
 from ..video import Clip
 from .clips import NUM_FRAMES, SAMPLES, render
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
+
+
+def sample_clip(spec: ModelSpec, name: str) -> Clip:
+    """The sample clip `name` as a toy model learns it: the file, as a creator would upload it, when it has the
+    model's frames; else (the toy Wan takes 9 frames, 1 + 4k: the 8-frame samples give it 5) the same motion drawn
+    at the model's frame count."""
+    if spec.num_frames == NUM_FRAMES:
+        return load_reference_clip(ASSETS / "samples" / f"{name}.mp4", spec.num_frames, spec.height, spec.width)
+    return Clip(render(SAMPLES[name], num_frames=spec.num_frames).frames, fps=spec.fps, source=f"{name} (toy world)")
 
 
 def write_examples(out: Path, model_name: str = "toy") -> list[Path]:
@@ -28,11 +37,7 @@ def write_examples(out: Path, model_name: str = "toy") -> list[Path]:
     shutil.rmtree(staging, ignore_errors=True)
     library, names = MotionLibrary(staging), []
     for name, clip_spec in SAMPLES.items():
-        if spec.num_frames == NUM_FRAMES:  # the sample clip as a creator would upload it
-            clip = load_reference_clip(ASSETS / "samples" / f"{name}.mp4", spec.num_frames, spec.height, spec.width)
-        else:  # the toy Wan takes 9 frames (1 + 4k), the 8-frame samples give it 5: the same motion drawn at 9
-            frames = render(clip_spec, num_frames=spec.num_frames).frames
-            clip = Clip(frames, fps=spec.fps, source=f"{name} (toy world)")
+        clip = sample_clip(spec, name)
         motion = invert(model, clip, prompt=clip_spec.caption, steps=spec.invert_steps, seed=0)
         entry = library.add(motion, name + suffix, preview_frames=clip.frames, fps=spec.fps)
         print(f"{entry.name}: {motion.steps} steps, loss {motion.loss:.4f}")

@@ -17,9 +17,10 @@ from PIL import Image, ImageDraw
 from ..generation import generate
 from ..inversion import invert
 from ..models import VideoModel, load_model
-from . import clips, tracker
+from . import clips
+from .evaluate import fidelity_of
+from .examples import sample_clip
 
-SAMPLES = Path(__file__).resolve().parents[2] / "assets" / "samples"
 SHOWCASE = {  # sample clip -> the new subject generated with its motion: (colour, shape)
     "red-circle-orbit": ("pink", "triangle"),
     "pink-square-right": ("yellow", "circle"),
@@ -31,11 +32,7 @@ LABEL_WIDTH = 260
 
 
 def fidelity(spec: clips.ClipSpec, frames: np.ndarray, colour: str) -> float:
-    reference = clips.render(spec)
-    if spec.kind.startswith("pan-"):
-        generated = np.concatenate([[[0.0, 0.0]], np.cumsum(tracker.camera_shifts(frames), axis=0)])
-        return tracker.motion_fidelity(reference.camera, generated)
-    return tracker.motion_fidelity(reference.trajectory, tracker.track(frames, colour).trajectory)
+    return fidelity_of(clips.render(spec, num_frames=len(frames)), frames, colour)[0]
 
 
 def showcase_rows(model: VideoModel, seed: int = 0) -> list[tuple[str, np.ndarray]]:
@@ -43,12 +40,13 @@ def showcase_rows(model: VideoModel, seed: int = 0) -> list[tuple[str, np.ndarra
     rows = []
     for name, (colour, shape) in SHOWCASE.items():
         spec, prompt = clips.SAMPLES[name], clips.caption(colour, shape)
-        motion = invert(model, SAMPLES / f"{name}.mp4", prompt=spec.caption)
+        reference = sample_clip(model.spec, name)
+        motion = invert(model, reference, prompt=spec.caption)
         motion_type = "camera" if spec.kind.startswith("pan-") else "object"
         moved = generate(model, motion, prompt, motion_type=motion_type, seed=seed).numpy()
         plain = generate(model, None, prompt, seed=seed).numpy()
         rows += [
-            (f"{name} (reference)", clips.render(spec).frames),
+            (f"{name} (reference)", clips.render(spec, num_frames=len(moved)).frames),
             (f"'{prompt}', {motion_type}: {fidelity(spec, moved, colour):+.2f}", moved),
             (f"'{prompt}', no motion: {fidelity(spec, plain, colour):+.2f}", plain),
         ]

@@ -1,0 +1,60 @@
+"""Choose how a motion is learned and applied when a video starts from the creator's image (toy Wan), by measurement.
+
+    python bench/toy_image_recipe.py [--model assets/toy-wan] [--per-group 2]
+
+For held-out object-motion references of their own seed (bench/toy_recipe.py's, not the image evaluation's), one
+inversion per reference and learning setting; every generation setting reuses it. Prints, per setting, the image
+evaluation's figures (motion_inversion/toy/evaluate_image.py): motion fidelity of the image's subject, its colour,
+the first frame against the image, and how far the subject's path is from the reference's path started at the
+image's subject and at the reference's own place.
+"""
+
+import argparse
+import time
+
+import numpy as np
+
+from motion_inversion import load_model
+from motion_inversion.toy.evaluate_image import image_cases, table
+
+GENERATION = {  # generate() overrides with an image (None: without the motion)
+    "no motion": None,
+    "app default": {},
+    "noise prior 0.25": dict(noise_prior=0.25),
+    "noise prior 0.5": dict(noise_prior=0.5),
+    "every step": dict(motion_until=1.0),
+    "strength 1.5": dict(strength=1.5),
+    "value diff": dict(value_mode="diff"),
+    "no value embedding": dict(value_mode="none"),
+}
+INVERSION = {  # invert() overrides
+    "learned without the first frame (until now)": dict(first_frame_share=0.0),
+    "first frame given in half the steps": dict(first_frame_share=0.5),
+    "first frame given in every step": dict(first_frame_share=1.0),
+}
+RECIPE_SEED = 2_000_003  # bench/toy_recipe.py's references: not the image evaluation's
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="assets/toy-wan")
+    parser.add_argument("--per-group", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--inversion", nargs="*", default=list(INVERSION), choices=list(INVERSION))
+    parser.add_argument("--generation", nargs="*", default=list(GENERATION), choices=list(GENERATION))
+    args = parser.parse_args()
+    variants = {name: GENERATION[name] for name in GENERATION if name in args.generation or name == "no motion"}
+    model = load_model(args.model, device="cpu")
+    for inversion in args.inversion:
+        started = time.time()
+        cases = image_cases(model, args.per_group, args.steps, log=lambda message: None, variants=variants,
+                            invert_options=INVERSION[inversion], seed=RECIPE_SEED)  # fmt: skip
+        print(f"\n### {inversion} ({len(cases)} cases, {time.time() - started:.0f} s)\n", flush=True)
+        print(table(cases, variants), flush=True)
+        for group in dict.fromkeys(case["group"] for case in cases):
+            row = {label: np.mean([c[label]["fidelity"] for c in cases if c["group"] == group]) for label in variants}
+            print(f"<!-- {group}: " + ", ".join(f"{label} {value:+.2f}" for label, value in row.items()) + " -->")
+
+
+if __name__ == "__main__":
+    main()
