@@ -302,8 +302,15 @@ def agreement(cases: list[Case], score: str = "motion_match") -> str:
     return "; ".join(cells)
 
 
+def ceiling_line(ceiling: dict[str, float] | None) -> list[str]:
+    if not ceiling:
+        return []
+    values = ", ".join(f"{group} {value:.2f}" for group, value in ceiling.items())
+    return [f"The model's VAE alone, each reference encoded and decoded (what a generation can reach): {values}.", ""]
+
+
 def report(cases: list[Case], accuracy, motions: str | None, settings: str, seconds: float, plot_name: str,
-           model_folder: str = "assets/toy-model") -> str:  # fmt: skip
+           model_folder: str = "assets/toy-model", ceiling: dict[str, float] | None = None) -> str:  # fmt: skip
     parts = [
         "# Toy evaluation: does motion transfer?",
         "",
@@ -313,6 +320,7 @@ def report(cases: list[Case], accuracy, motions: str | None, settings: str, seco
         f"The plain model (no motion), every toy caption, 2 seeds: prompt-colour accuracy **{accuracy[0]:.0%}**, "
         f"object found in {accuracy[1]:.0%} of frames.",
         "",
+        *ceiling_line(ceiling),
         "Two metrics per case: *motion fidelity* from the colour tracker that knows the toy world (the cosine of "
         "frame-to-frame displacements), and *motion match* from motion_match.py's point tracks, which knows nothing "
         "about the toy world (the score `motion-inversion score` and the app show: the camera's and the subject's "
@@ -365,6 +373,8 @@ def main(argv=None) -> None:
         accuracy = accuracy.result()
         motions = None if plain is None else repertoire.compare(plain.result(), repertoire.training_motions(240))
     print(f"plain model: prompt-colour accuracy {accuracy[0]:.0%}, object found {accuracy[1]:.0%}", flush=True)
+    ceiling = vae_round_trip(model, args.per_group)
+    print("the VAE's round trip of the references: " + ", ".join(f"{g} {v:.2f}" for g, v in ceiling.items()))
     if motions:
         print(motions, flush=True)
     print(table(summarise(cases)))
@@ -376,7 +386,7 @@ def main(argv=None) -> None:
     folder = Path(model.spec.source)
     folder = folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) else folder
     seconds = time.time() - started
-    args.out.write_text(report(cases, accuracy, motions, settings, seconds, plot_path.name, str(folder)))
+    args.out.write_text(report(cases, accuracy, motions, settings, seconds, plot_path.name, str(folder), ceiling))
     print(f"wrote {args.out} and {plot_path}")
 
 
