@@ -609,12 +609,14 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                     label="What the model will learn", interactive=False, height=120, elem_id="learn-preview"
                 )
                 learn_plan = gr.Markdown(elem_id="learn-plan")
-                samples = sorted(str(p) for p in (ASSETS / "samples").glob("*.mp4"))
-                if samples:
-                    gr.Examples(
-                        [[p] for p in samples], inputs=[clip], label="Sample clips",
-                        example_labels=[Path(p).stem.replace("-", " ") for p in samples],
-                    )  # fmt: skip
+                # the toy Wan takes 1 + 4k frames: its own samples, the same motions at 9 frames (toy/clips.py)
+                for folder, label in (("samples", "Sample clips"), ("samples/toy-wan", "Sample clips for toy-wan")):
+                    samples = sorted(str(p) for p in (ASSETS / folder).glob("*.mp4"))
+                    if samples:
+                        gr.Examples(
+                            [[p] for p in samples], inputs=[clip], label=label,
+                            example_labels=[Path(p).stem.replace("-", " ") for p in samples],
+                        )  # fmt: skip
             with gr.Column():
                 motion_name = gr.Textbox(
                     label="Name in the library", placeholder="default: the clip's file name", elem_id="learn-name"

@@ -81,3 +81,16 @@ def test_sample_clips_are_written_as_playable_mp4(tmp_path):
         clip = read_clip(path, clips.NUM_FRAMES, clips.SIZE, clips.SIZE)
         assert clip.frames.shape == (clips.NUM_FRAMES, clips.SIZE, clips.SIZE, 3)
         assert tracker.dominant_colour(clip.frames) == spec.colour
+
+
+@pytest.mark.parametrize("name", ["toy", "toy-wan"])
+def test_each_toy_model_learns_the_shipped_sample_clips_at_its_own_frame_count(name):
+    """The app's sample clips for each toy model give it all the frames it takes (the toy Wan: 1 + 4k = 9)."""
+    from motion_inversion.models import REGISTRY
+    from motion_inversion.toy.examples import sample_clip
+
+    spec = REGISTRY[name]
+    for sample, clip_spec in clips.SAMPLES.items():
+        clip = sample_clip(spec, sample)
+        assert clip.frames.shape == (spec.num_frames, spec.height, spec.width, 3)
+        assert tracker.dominant_colour(clip.frames) == clip_spec.colour

@@ -1,5 +1,5 @@
-"""The example motions: each sample clip (assets/samples) learned ahead on a toy model with its default recipe and
-its caption, as a creator would in the app.
+"""The example motions: each sample clip (assets/samples; the toy Wan's 9-frame ones in assets/samples/toy-wan)
+learned ahead on a toy model with its default recipe and its caption, as a creator would in the app.
 
 The app shows them to every visitor as a read-only library (`examples/<name>`), so a newcomer can generate with a
 motion at once, before learning one. Run `python -m motion_inversion.toy.examples` after retraining the toy model,
@@ -15,18 +15,17 @@ from ..inversion import invert, load_reference_clip
 from ..library import MotionLibrary
 from ..models import ModelSpec, load_model
 from ..video import Clip
-from .clips import NUM_FRAMES, SAMPLES, render
+from .clips import NUM_FRAMES, SAMPLES
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 
 def sample_clip(spec: ModelSpec, name: str) -> Clip:
-    """The sample clip `name` as a toy model learns it: the file, as a creator would upload it, when it has the
-    model's frames; else (the toy Wan takes 9 frames, 1 + 4k: the 8-frame samples give it 5) the same motion drawn
-    at the model's frame count."""
-    if spec.num_frames == NUM_FRAMES:
-        return load_reference_clip(ASSETS / "samples" / f"{name}.mp4", spec.num_frames, spec.height, spec.width)
-    return Clip(render(SAMPLES[name], num_frames=spec.num_frames).frames, fps=spec.fps, source=f"{name} (toy world)")
+    """The sample clip `name` as a creator would upload it for this toy model: the toy UNet's 8-frame file, or the
+    toy Wan's 9-frame one (assets/samples/toy-wan: its causal VAE takes 1 + 4k frames)."""
+    folder = ASSETS / "samples" if spec.num_frames == NUM_FRAMES else ASSETS / "samples" / "toy-wan"
+    return load_reference_clip(folder / f"{name}.mp4", spec.num_frames, spec.height, spec.width, spec.fps,
+                               frame_step=spec.frame_step)  # fmt: skip
 
 
 def write_examples(out: Path, model_name: str = "toy") -> list[Path]:
