@@ -26,11 +26,14 @@ GENERATION = {  # generate() overrides with an image (None: without the motion)
     "strength 1.5": dict(strength=1.5),
     "value diff": dict(value_mode="diff"),
     "no value embedding": dict(value_mode="none"),
+    "noise prior 0.5, strength 1.5": dict(noise_prior=0.5, strength=1.5),
+    "noise prior 0.75": dict(noise_prior=0.75),
 }
 INVERSION = {  # invert() overrides
-    "learned without the first frame (until now)": dict(first_frame_share=0.0),
+    "the recipe's (learned without the first frame)": dict(first_frame_share=0.0),
     "first frame given in half the steps": dict(first_frame_share=0.5),
     "first frame given in every step": dict(first_frame_share=1.0),
+    "blocks 0 and 3 (Wan's default on 6 blocks)": dict(target_blocks=["blocks.0", "blocks.3"]),
 }
 RECIPE_SEED = 2_000_003  # bench/toy_recipe.py's references: not the image evaluation's
 

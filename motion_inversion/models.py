@@ -95,14 +95,17 @@ REGISTRY: dict[str, ModelSpec] = {
             description="the project's own tiny text-to-video model of coloured shapes (CPU, offline)",
         ),
         ModelSpec(
-            # The toy world on Wan's classes (toy/toy_wan.py). Its recipe is the toy UNet's as a starting point, not
-            # yet measured on this model (docs/toy-wan.md); 9 frames: what its 4x causal VAE takes (1 + 4 x 2).
+            # The toy world on Wan's classes (toy/toy_wan.py); 9 frames: what its 4x causal VAE takes (1 + 4 x 2).
+            # Recipe chosen on references of its own (bench/toy_recipe.py, docs/toy-wan.md, session 13): embeddings
+            # in all 6 blocks (object motion 0.90, pans 0.97; Wan's default every 3rd of the last 13 = blocks 0 and
+            # 3: 0.85, 0.96); lr, steps, value modes, motion_until and noise prior as the toy UNet's, within noise.
             "toy-wan", str(TOY_WAN_DIR), height=32, width=32, num_frames=9, steps=25, guidance=5.0, frame_step=4,
             invert_steps=200, lr=0.1, noise_prior=0.5, family="wan", per_token_timesteps=True, first_frame=True,
+            target_blocks=("*",),
             motion_until={"camera": 1.0, "object": 0.8, "hybrid": 0.8},
             value_modes={"camera": "full", "object": "full", "hybrid": "full"},
             description="the project's tiny Wan (WanTransformer3DModel, causal video VAE, UMT5) of coloured shapes, "
-            "with an image start (CPU, offline; in training)",
+            "with an image start (CPU, offline)",
         ),
         ModelSpec(
             "zeroscope", "cerspense/zeroscope_v2_576w", height=320, width=576, num_frames=24, steps=30, guidance=12.0,
