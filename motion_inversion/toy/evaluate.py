@@ -371,7 +371,11 @@ def main(argv=None) -> None:
         cases = evaluate(model, args.per_group, args.transfers, reproduce, variants, dict(steps=args.steps),
                          log=lambda message: print(message, flush=True), pool=pool)  # fmt: skip
         accuracy = accuracy.result()
-        motions = None if plain is None else repertoire.compare(plain.result(), repertoire.training_motions(240))
+        motions = (
+            None
+            if plain is None
+            else repertoire.compare(plain.result(), repertoire.training_motions(240, num_frames=model.spec.num_frames))
+        )
     print(f"plain model: prompt-colour accuracy {accuracy[0]:.0%}, object found {accuracy[1]:.0%}", flush=True)
     ceiling = vae_round_trip(model, args.per_group)
     print("the VAE's round trip of the references: " + ", ".join(f"{g} {v:.2f}" for g, v in ceiling.items()))

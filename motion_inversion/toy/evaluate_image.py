@@ -24,6 +24,7 @@ from ..models import load_model
 from ..video import Clip
 from . import clips, tracker
 from .evaluate import EVAL_SEED, GROUPS, other_prompts, reference_specs
+from .showcase import draw
 
 IMAGE_SEED = EVAL_SEED + 7  # the images' clips: held out like the references, and other ones
 
@@ -63,7 +64,8 @@ def image_cases(model, per_group: int, steps: int, log, variants: dict | None = 
         shape = prompt.split()[-1]
         still = clips.render(clips.ClipSpec(shape, colour, "grow", int(rng.integers(2**31))), num_frames=1)
         image = still.frames[0]
-        case = dict(kind=spec.kind, group=next(g for g, kinds in GROUPS.items() if spec.kind in kinds), prompt=prompt)
+        case = dict(kind=spec.kind, group=next(g for g, kinds in GROUPS.items() if spec.kind in kinds), prompt=prompt,
+                    reference=reference.frames, image=image)  # fmt: skip
         for label, overrides in variants.items():
             used = None if overrides is None else motion
             frames = generate(model, used, prompt, seed=index, image=image, motion_type="object",
@@ -71,6 +73,7 @@ def image_cases(model, per_group: int, steps: int, log, variants: dict | None = 
             path = tracker.track(frames, colour).trajectory
             near_image, near_reference = path_distances(reference.trajectory, path)
             case[label] = dict(
+                frames=frames,
                 fidelity=tracker.motion_fidelity(reference.trajectory, path),
                 colour_ok=tracker.dominant_colour(frames) == colour,
                 first_frame_psnr=psnr(frames[0], image),
@@ -106,12 +109,21 @@ def main(argv=None) -> None:
     parser.add_argument("--per-group", type=int, default=1)
     parser.add_argument("--steps", type=int, default=200, help="inversion steps per reference (app: 200)")
     parser.add_argument("--out", type=Path, help="markdown report to write")
+    parser.add_argument("--picture", type=Path, help="a picture strip of the first 4 cases to write (png)")
     args = parser.parse_args(argv)
     started = time.time()
     model = load_model(args.model, device="cpu")
     cases = image_cases(model, args.per_group, args.steps, log=lambda message: print(message, flush=True))
     report = table(cases)
     print(report)
+    if args.picture:
+        rows = []
+        for case in cases[:4]:
+            moved, plain = case["with motion"], case["no motion"]
+            rows += [(f"{case['kind']} (reference)", case["reference"]),
+                     (f"'{case['prompt']}' from the image, motion: {moved['fidelity']:+.2f}", moved["frames"]),
+                     (f"the same image, no motion: {plain['fidelity']:+.2f}", plain["frames"])]  # fmt: skip
+        print(f"wrote {draw(rows, args.picture)}")
     if args.out:
         args.out.write_text(
             f"`python -m motion_inversion.toy.evaluate_image --model {args.model} --per-group "
