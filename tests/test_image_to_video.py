@@ -97,3 +97,51 @@ def test_the_cli_starts_from_an_image(tiny_wan_dir, first_frame_wan, photo, tmp_
                              "--fit", "pad", "--out", tmp_path / "v.mp4")  # fmt: skip
     assert code == 0, err
     assert read_clip(tmp_path / "v.mp4", 100, 64, 96).frames.shape == (17, 64, 96, 3)
+
+
+# Measured on the shipped toy Wan (session 13; its 9-frame sample clips, app defaults, seed 0): with the motion 0.31,
+# 0.49, 0.87, 0.44 (mean 0.52) against -0.15, 0.12, 0.11, -0.20 (mean -0.03) from the same stills without it; the
+# evaluation's 8 held-out cases: 0.60 against -0.03 (docs/toy-wan.md; below the 0.8 target: the path is drawn where
+# the reference's subject was). The margins leave room for the weakest case to drop to 0 on another CPU's rounding.
+IMAGE_CASES = {  # sample clip -> stills to start from: (shape, colour, seed of the still's place)
+    "pink-square-right": (("circle", "orange", 21), ("triangle", "yellow", 22)),
+    "red-circle-orbit": (("square", "pink", 23), ("triangle", "yellow", 24)),
+}
+MIN_IMAGE_FIDELITY, MIN_IMAGE_GAIN = 0.35, 0.35
+
+
+@pytest.fixture(scope="module")
+def image_starts():
+    """Per case: (fidelity with the motion, without it, the video with it, the still, its colour)."""
+    from motion_inversion.toy import clips, tracker
+    from motion_inversion.toy.examples import sample_clip
+
+    model = load_model("toy-wan", device="cpu")
+    rows = []
+    for name, stills in IMAGE_CASES.items():
+        motion = invert(model, sample_clip(model.spec, name), prompt=clips.SAMPLES[name].caption, seed=0)
+        reference = clips.render(clips.SAMPLES[name], num_frames=model.spec.num_frames).trajectory
+        for shape, colour, seed in stills:
+            still = clips.render(clips.ClipSpec(shape, colour, "grow", seed), num_frames=1).frames[0]
+            prompt = clips.caption(colour, shape)
+            moved, plain = (generate(model, used, prompt, image=still, motion_type="object", seed=0).numpy()
+                            for used in (motion, None))  # fmt: skip
+            with_motion, without = (tracker.motion_fidelity(reference, tracker.track(video, colour).trajectory)
+                                    for video in (moved, plain))  # fmt: skip
+            rows.append((with_motion, without, moved, still, colour))
+    return rows
+
+
+def test_a_learned_motion_moves_the_subject_of_my_image(image_starts):
+    with_motion, without = [row[0] for row in image_starts], [row[1] for row in image_starts]
+    assert np.mean(with_motion) >= MIN_IMAGE_FIDELITY, (with_motion, without)
+    assert np.mean(with_motion) - np.mean(without) >= MIN_IMAGE_GAIN, (with_motion, without)
+
+
+def test_the_video_from_my_image_keeps_its_look_and_starts_with_it(image_starts):
+    from motion_inversion.toy import tracker
+    from motion_inversion.toy.evaluate_image import psnr
+
+    for _, _, moved, still, colour in image_starts:
+        assert tracker.dominant_colour(moved) == colour
+        assert psnr(moved[0], still) >= 28.0
