@@ -298,6 +298,8 @@ def model_spec(name_or_path: str | os.PathLike) -> ModelSpec:
         if (folder / "transformer").is_dir():  # a Wan folder: its causal VAE takes 1 + 4k frames, at 16 fps
             defaults.update(num_frames=81, fps=16, frame_step=4, steps=50, guidance=5.0, value_pool=4)
         defaults.update({k: v for k, v in settings.items() if k in known})
+        if defaults.get("target_blocks") is not None:  # JSON has lists; the spec is frozen, and so is its tuple
+            defaults["target_blocks"] = tuple(defaults["target_blocks"])
         return ModelSpec(name=settings.get("name", folder.name), source=str(folder), **defaults)
     if text.count("/") == 1 and not text.startswith((".", "/", "~")):
         return ModelSpec(name=text, source=text, height=320, width=576, num_frames=16, steps=30, guidance=9.0)
