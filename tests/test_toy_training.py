@@ -58,6 +58,8 @@ def test_resume_starts_from_the_exported_model_when_there_is_no_checkpoint(tmp_p
     # one step on from the exported weights, not from scratch
     distance = max((state["unet"][k] - v.float()).abs().max().item() for k, v in exported.items())
     assert distance < 0.05
+    for config in (tmp_path / "first" / "model").glob("*/config.json"):  # no local path leaks into a shipped folder
+        assert "_name_or_path" not in json.loads(config.read_text()), config
 
 
 def test_resume_without_anything_to_resume_says_so(tmp_path):

@@ -178,6 +178,10 @@ def save_component(module, folder: Path) -> None:
     temp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(temp, ignore_errors=True)
     copy.deepcopy(module).half().save_pretrained(temp)
+    config = temp / "config.json"  # a component loaded from a folder records its path: not for a shipped folder
+    settings = json.loads(config.read_text())
+    if settings.pop("_name_or_path", None) is not None:
+        config.write_text(json.dumps(settings, indent=2) + "\n")
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(temp, folder)
 
