@@ -43,6 +43,7 @@ from motion_inversion.progress import Progress
 from motion_inversion.sampling import SAMPLING_MODES
 from motion_inversion.scratch import Scratch, prune
 from motion_inversion.studio import MAX_STEPS, MIN_STEPS_TO_KEEP, MOTION_TYPE_HELP, Studio
+from motion_inversion.toy.clips import SAMPLE_FRAMES
 from motion_inversion.video import FIT_MODES
 
 try:  # ZeroGPU on Hugging Face Spaces: the decorated calls get a GPU; elsewhere a no-op
@@ -610,9 +611,10 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                 )
                 learn_plan = gr.Markdown(elem_id="learn-plan")
                 # the toy Wan takes 1 + 4k frames: its own samples, the same motions at 9 frames (toy/clips.py)
-                for folder, label in (("samples", "Sample clips"), ("samples/toy-wan", "Sample clips for toy-wan")):
+                for folder in SAMPLE_FRAMES:
                     samples = sorted(str(p) for p in (ASSETS / folder).glob("*.mp4"))
                     if samples:
+                        label = "Sample clips" + ("" if folder == "samples" else f" for {Path(folder).name}")
                         gr.Examples(
                             [[p] for p in samples], inputs=[clip], label=label,
                             example_labels=[Path(p).stem.replace("-", " ") for p in samples],

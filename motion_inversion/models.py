@@ -55,7 +55,6 @@ class ModelSpec:
     family: str | None = None  # families/ name; None: read from the pipeline folder
     per_token_timesteps: bool = False  # Wan 2.2 TI2V: the transformer takes one timestep per token
     first_frame: bool = False  # trained to start a video from a clean first latent frame (an image): Wan 2.2 TI2V
-    first_frame_share: float = 0.0  # share of the learning steps with the clean first frame given (inversion.py)
     offload: bool = False  # keep the text encoder and VAE in CPU memory between their calls (load_model)
     description: str = ""
 

@@ -185,7 +185,7 @@ SAMPLES = {  # the ready examples in assets/samples: (file stem, spec)
 # the toy Wan's causal VAE takes 1 + 4k frames: the 8-frame samples give it 5, too few to learn from, so it has
 # its own, the same motions drawn at its 9 frames (the toy UNet learns the 8-frame ones exactly; it would drop a
 # frame from a 9-frame clip to cover it whole, which cost 0.19 of reproduction fidelity, session 13)
-SAMPLE_FRAMES = {"assets/samples": NUM_FRAMES, "assets/samples/toy-wan": 9}
+SAMPLE_FRAMES = {"samples": NUM_FRAMES, "samples/toy-wan": 9}  # folder in assets/ -> frames of its clips
 
 
 def write_samples(folder: str | Path, num_frames: int = NUM_FRAMES) -> list[Path]:
@@ -205,5 +205,5 @@ if __name__ == "__main__":
                                      "assets/samples/toy-wan) as mp4 files.")  # fmt: skip
     parser.parse_args()
     for folder, num_frames in SAMPLE_FRAMES.items():
-        for path in write_samples(folder, num_frames):
+        for path in write_samples(Path(__file__).resolve().parents[2] / "assets" / folder, num_frames):
             print(path)

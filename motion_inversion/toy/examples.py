@@ -15,7 +15,7 @@ from ..inversion import invert, load_reference_clip
 from ..library import MotionLibrary
 from ..models import ModelSpec, load_model
 from ..video import Clip
-from .clips import NUM_FRAMES, SAMPLES
+from .clips import SAMPLE_FRAMES, SAMPLES
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
@@ -23,8 +23,8 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets"
 def sample_clip(spec: ModelSpec, name: str) -> Clip:
     """The sample clip `name` as a creator would upload it for this toy model: the toy UNet's 8-frame file, or the
     toy Wan's 9-frame one (assets/samples/toy-wan: its causal VAE takes 1 + 4k frames)."""
-    folder = ASSETS / "samples" if spec.num_frames == NUM_FRAMES else ASSETS / "samples" / "toy-wan"
-    return load_reference_clip(folder / f"{name}.mp4", spec.num_frames, spec.height, spec.width, spec.fps,
+    folder = next(folder for folder, frames in SAMPLE_FRAMES.items() if frames == spec.num_frames)
+    return load_reference_clip(ASSETS / folder / f"{name}.mp4", spec.num_frames, spec.height, spec.width, spec.fps,
                                frame_step=spec.frame_step)  # fmt: skip
 
 
