@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from motion_inversion.models import REGISTRY
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -133,12 +135,17 @@ def test_learn_on_the_toy_wan_then_start_from_my_image(page, clip_path, tmp_path
     shots.mkdir(parents=True, exist_ok=True)
     page.locator("#learn-clip input[type=file]").set_input_files(str(clip_path))
     expect(page.locator("#learn-clip video")).to_have_count(1)
-    model = page.locator("#learn-model input")
-    model.fill("toy-wan")
-    model.press("Enter")
     page.locator("#learn-name textarea, #learn-name input").first.fill("wan-orbit")
     page.get_by_text("Advanced").first.click()
     steps = page.locator("#learn-steps input[type=number]")
+    steps.fill("7")
+    steps.press("Tab")
+    model = page.locator("#learn-model input")
+    model.fill("toy-wan")
+    model.press("Enter")
+    # picking a model puts its recipe's steps in the slider; that answer comes from the server, so wait for it
+    # before setting our own (CI once saw it land after the fill and overwrite it)
+    expect(steps).to_have_value(str(REGISTRY["toy-wan"].invert_steps))
     steps.fill("10")
     steps.press("Tab")
     expect(steps).to_have_value("10")
