@@ -465,12 +465,14 @@ def import_motion(file, request: gr.Request, profile: gr.OAuthProfile | None):
 
 
 # -- generating -------------------------------------------------------------------------------------------------------
+# subject_at defaults to None so that API clients may leave it out (Gradio: a None default makes it optional)
 def generating(motion_name, prompt, negative_prompt, motion_type, strength, seed, steps, guidance, compare,
-               start_image, ticket, request: gr.Request, profile: gr.OAuthProfile | None,
-               progress=gr.Progress()):  # fmt: skip
+               start_image, subject_at=None, ticket="", request: gr.Request = None,
+               profile: gr.OAuthProfile | None = None, progress=gr.Progress()):  # fmt: skip
     """A video from the prompt, moving like the chosen motion; with `compare`, also the plain model's video.
-    `start_image` (optional; models trained for it) is the first frame of both. Yields status lines while it works,
-    then (video, baseline video or None, motion match line)."""
+    `start_image` (optional; models trained for it) is the first frame of both; `subject_at` ("x, y" fractions of
+    it, or empty) where its subject stands, for an object motion to start there. Yields status lines while it
+    works, then (video, baseline video or None, motion match line)."""
     owner = owner_of(request, profile)
     motion_name = None if motion_name in (None, "", NO_MOTION) else motion_name
     names = [motion_name] + ([None] if compare and motion_name else [])
@@ -484,7 +486,7 @@ def generating(motion_name, prompt, negative_prompt, motion_type, strength, seed
                 videos.append(str(studio.generate(  # 0 steps or guidance: the model's; numbers checked by the library
                     name, prompt, negative_prompt or "", motion_type, strength, seed, steps or None,
                     guidance or None, model_name=DEFAULT_MODEL, owner=owner, job=job, image=start_image or None,
-                    on_progress=lambda update, done=index: report((done, update)),
+                    subject_at=subject_at or None, on_progress=lambda update, done=index: report((done, update)),
                 )))  # fmt: skip
         return videos
 
@@ -570,6 +572,23 @@ def preview_start(image, motion_name, request: gr.Request, profile: gr.OAuthProf
     motion_name = None if motion_name in (None, "", NO_MOTION) else motion_name
     try:
         return str(studio.fitted_image(image, motion_name, DEFAULT_MODEL, owner_of(request, profile)))
+    except MotionInversionError as error:
+        fail(error)
+
+
+def mark_subject(image, motion_name, request: gr.Request, profile: gr.OAuthProfile | None, event: gr.SelectData):
+    """A click on the fitted start image: where its subject stands ("x, y" fractions, for Generate) and the
+    preview with a cross there."""
+    if not image:
+        return gr.skip(), gr.skip()
+    motion_name = None if motion_name in (None, "", NO_MOTION) else motion_name
+    owner = owner_of(request, profile)
+    try:
+        height, width = studio.video_size(motion_name, DEFAULT_MODEL, owner)
+        x, y = event.index  # pixels of the fitted image
+        at = (min((x + 0.5) / width, 1.0), min((y + 0.5) / height, 1.0))
+        return f"{at[0]:.3f}, {at[1]:.3f}", str(studio.fitted_image(image, motion_name, DEFAULT_MODEL, owner,
+                                                                  subject_at=at))  # fmt: skip
     except MotionInversionError as error:
         fail(error)
 
@@ -722,8 +741,14 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                         "wan2.2-5b)", height=160, elem_id="start-image",
                     )  # fmt: skip
                     fitted_start = gr.Image(
-                        label="The first frame, as fitted", height=160, interactive=False, elem_id="fitted-start"
-                    )
+                        label="The first frame, as fitted: click your subject", height=160, interactive=False,
+                        elem_id="fitted-start",
+                    )  # fmt: skip
+                subject_at = gr.Textbox(
+                    label="Your subject is at (x, y)", placeholder="click it in the fitted image; empty: not marked",
+                    info="an object motion starts from there, not from where the clip's subject stood",
+                    elem_id="subject-at",
+                )  # fmt: skip
                 compare = gr.Checkbox(label="Also generate without the motion (same seed), side by side")
                 with gr.Row():
                     generate_button = gr.Button("Generate", variant="primary")
@@ -784,8 +809,11 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
     randomise.click(random_seed, None, seed, api_visibility="private")
     for changed in (start_image.change, generate_choice.change):
         changed(preview_start, [start_image, generate_choice], fitted_start, api_visibility="private")
+    start_image.change(lambda: "", None, subject_at, api_visibility="private")  # a new image: its subject unmarked
+    fitted_start.select(mark_subject, [start_image, generate_choice], [subject_at, fitted_start],
+                        api_visibility="private")  # fmt: skip
     generate_inputs = [generate_choice, prompt, negative_prompt, motion_type, strength, seed, sample_steps, guidance,
-                       compare, start_image, generate_ticket]  # fmt: skip
+                       compare, start_image, subject_at, generate_ticket]  # fmt: skip
     generation_lined_up = generate_button.click(
         line_up_generation, None, [generate_status, generate_ticket], **lined_up
     )

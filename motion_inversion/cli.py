@@ -233,7 +233,7 @@ def _invert_many(args: argparse.Namespace) -> None:
 def _generate(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from .generation import generate
+    from .generation import generate, placed_on_image
     from .limits import check_all
     from .models import REGISTRY, load_model
     from .motion import Motion
@@ -246,6 +246,7 @@ def _generate(args: argparse.Namespace) -> None:
         from .video import check_image
 
         check_image(args.image)
+    placed_on_image(motion, args.motion_type, args.image, args.subject_at)  # its refusals, before the model
     out = Path(args.out) if args.out else Path(f"{Path(args.motion).stem}-seed{args.seed}.mp4")
     _check_writable(out)
     if args.model is None and motion.base_model not in REGISTRY:  # a file's label is never a path or id to load
@@ -267,7 +268,7 @@ def _generate(args: argparse.Namespace) -> None:
                 model, motion, args.prompt, negative_prompt=args.negative_prompt, motion_type=args.motion_type,
                 strength=args.strength, seed=args.seed, steps=args.steps, guidance=args.guidance,
                 num_frames=args.frames, noise_prior=args.noise_prior, motion_until=args.motion_until,
-                callback=on_step, image=args.image, fit=args.fit,
+                callback=on_step, image=args.image, fit=args.fit, subject_at=args.subject_at,
             )  # fmt: skip
     finally:
         progress.close()
@@ -404,6 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "toy Wan); fitted to the video's size as --fit says")  # fmt: skip
     generate.add_argument("--fit", choices=FIT_MODES, default="crop", help="fit the image: crop (default), pad or "
                           "stretch")  # fmt: skip
+    generate.add_argument("--subject-at", metavar="X,Y", help="where the image's subject stands, as fractions of the "
+                          "fitted image (0,0 top left; e.g. 0.3,0.6): an object motion starts there rather than where "
+                          "the reference's subject stood")  # fmt: skip
     generate.add_argument("--device", help="cuda, cuda:1, cpu (default: cuda when available)")
     generate.add_argument("--offload", action="store_true", help=OFFLOAD_HELP)
     generate.add_argument("--out", help="mp4 to write (default: MOTION-seedN.mp4)")

@@ -8,7 +8,9 @@ Generation-time behaviour documented here, applied by the attention processor:
 - value mode `full` uses `m_v` as trained, `none` drops it (camera motion), `diff` replaces it by its frame
   difference (object and hybrid motion);
 - a motion used at another frame count is linearly interpolated along frames (first and last frames kept);
-- a value embedding used at another latent grid is bilinearly resized over its (h, w) grid.
+- a value embedding used at another latent grid is bilinearly resized over its (h, w) grid;
+- a value embedding moved to another place (a start image's subject stands elsewhere) is shifted over its grid by
+  whole cells, zeros where it comes in.
 The mode is applied at the trained size, then the result is resampled.
 """
 
@@ -69,3 +71,17 @@ def resize_grid(value: torch.Tensor, grid: tuple[int, int], new_grid: tuple[int,
     image = value.reshape(height, width, num_frames * channels).permute(2, 0, 1)[None]  # (1, f*c, h, w)
     image = F.interpolate(image, size=tuple(new_grid), mode="bilinear", align_corners=False)
     return image[0].permute(1, 2, 0).reshape(new_grid[0] * new_grid[1], num_frames, channels)
+
+
+def shift_grid(value: torch.Tensor, grid: tuple[int, int], cells: tuple[int, int]) -> torch.Tensor:
+    """A value embedding (h*w, f, c) moved `cells` = (right, down) whole cells over its grid, zeros where it comes
+    in. Whole cells: a bilinear shift by fractions of a cell blurs it (toy Wan: 0.29 against 0.47, docs/toy-wan.md)."""
+    height, width = grid
+    right, down = cells
+    image = value.reshape(height, width, *value.shape[1:])
+    shifted = torch.zeros_like(image)
+    if abs(right) < width and abs(down) < height:
+        rows, columns = slice(max(down, 0), height + min(down, 0)), slice(max(right, 0), width + min(right, 0))
+        source = slice(max(-down, 0), height + min(-down, 0)), slice(max(-right, 0), width + min(-right, 0))
+        shifted[rows, columns] = image[source]
+    return shifted.reshape(value.shape)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .errors import MotionInversionError, MotionInversionWarning
-from .limits import check_all
+from .limits import check_all, check_subject_at
 from .models import VideoModel, first_frame_models
 from .motion import Motion
 from .progress import ProgressCallback, report
@@ -64,6 +64,18 @@ def initial_latent(
 
 
 @torch.no_grad()
+def placed_on_image(motion: Motion | None, motion_type: str, image, subject_at) -> Motion | None:
+    """The motion to generate with from `image` when `subject_at` ((x, y) fractions or a text "x, y"; None: not
+    marked) says where its subject stands: an object motion moved to start there (`Motion.placed`); a camera
+    motion moves the frame, not a subject, and stays as it is."""
+    subject_at = check_subject_at(subject_at)
+    if subject_at is None:
+        return motion
+    if image is None:
+        raise MotionInversionError("the subject's place marks the subject of a start image: give the image too")
+    return motion.placed(subject_at) if motion is not None and motion_type == "object" else motion
+
+
 def generate(
     model: VideoModel,
     motion: Motion | None = None,
@@ -84,6 +96,7 @@ def generate(
     motion_until: float | None = None,
     image: str | os.PathLike | np.ndarray | None = None,
     fit: str = "crop",
+    subject_at: tuple[float, float] | None = None,
 ) -> torch.Tensor:
     """A video as uint8 frames (frames, height, width, 3). Unset sizes come from the motion, else the model.
 
@@ -91,7 +104,9 @@ def generate(
     Wan 2.2 TI2V; others refuse with one line): fitted to the video's size as clips are (`fit`), encoded, and given
     as the clean first latent frame at every step (timestep 0 on its tokens), as the model was trained. The motion's
     inversion latent belongs to another scene, so with an image the start is plain noise unless `noise_prior` is
-    given (not measured yet: the issue "My image, this motion").
+    given (not measured yet: the issue "My image, this motion"). `subject_at` ((x, y), fractions of the fitted
+    image) says where the image's subject stands: an object motion's path then starts there (`Motion.placed`),
+    rather than where the reference's subject stood.
 
     `on_progress` gets stages "sampling" (step k of N) and "decoding" (progress.py); it or `callback` may stop it.
     Unset `strength` and `noise_prior` come from the model's recipe (ModelSpec), and so do the value mode and
@@ -120,6 +135,7 @@ def generate(
         raise MotionInversionError(
             f"{model.name} cannot start a video from an image: models that can: {first_frame_models()}"
         )
+    motion = placed_on_image(motion, motion_type, image, subject_at)
     size_source = motion if motion is not None else spec
     num_frames = num_frames or size_source.num_frames
     if model.usable_frames(num_frames) != num_frames:

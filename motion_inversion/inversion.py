@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -25,6 +26,7 @@ from .motion import Motion
 from .precision import training_accelerator
 from .progress import ProgressCallback, report
 from .sampling import plan_sampling, usable_frames
+from .scene_motion import scene_motion
 from .video import Clip, probe_clip, read_clip
 
 MIN_FRAMES = 8
@@ -160,6 +162,8 @@ def invert(
         raise MotionInversionError("stopped before reading the clip: nothing was learned")
     frame_step = model.family.frame_step(model.vae)  # the loaded VAE's rule (the spec's is for before loading)
     reference = load_reference_clip(clip, num_frames, height, width, spec.fps, start, end, sampling, fit, frame_step)
+    subject = scene_motion(reference.frames).subject_positions()  # where its subject stands: Motion.placed
+    subject_path = None if subject is None else np.clip(subject, -1.0, 2.0).round(4).tolist()
     generator = torch.Generator().manual_seed(seed)
     device, dtype = model.device, model.dtype
 
@@ -188,7 +192,7 @@ def invert(
                 injection, num_frames=reference.num_frames, base_model=model.name, height=height, width=width,
                 prompt=prompt, steps=done,
                 loss=sum(recent_losses) / len(recent_losses) if recent_losses else None,
-                inversion_latent=inversion_latent,
+                inversion_latent=inversion_latent, subject_path=subject_path,
             )  # fmt: skip
 
         done = 0

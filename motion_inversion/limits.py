@@ -46,6 +46,8 @@ LIMITS: dict[str, Limit] = {
     "motion_until": Limit("motion_until", 0.0, 1.0),
     "start": Limit("start", 0.0, 86_400.0),  # seconds into the clip
     "end": Limit("end", 0.0, 86_400.0),
+    "subject_x": Limit("the subject's x", 0.0, 1.0),  # fractions of the start image (generate's subject_at)
+    "subject_y": Limit("the subject's y", 0.0, 1.0),
 }
 
 
@@ -78,3 +80,18 @@ def check(name: str, value):
 def check_all(**values) -> dict:
     """check() every given setting that is not None; returns them checked, in the same order."""
     return {name: None if value is None else check(name, value) for name, value in values.items()}
+
+
+def check_subject_at(value) -> tuple[float, float] | None:
+    """Where a start image's subject stands: (x, y) fractions of the image, from a pair or a text "x, y" (the CLI,
+    the app's box); None for None or an empty text."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    parts = value.replace(",", " ").split() if isinstance(value, str) else value
+    try:
+        x, y = parts
+    except (TypeError, ValueError):
+        raise MotionInversionError(
+            f"the subject's place must be x, y (fractions of the image from 0 to 1, e.g. 0.3, 0.6), got {value!r}"
+        ) from None
+    return check("subject_x", x), check("subject_y", y)

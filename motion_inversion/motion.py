@@ -3,8 +3,9 @@
 File layout: tensors `embedding.<name>` (names as in `MotionInjection.state_dict`), optionally `inversion_latent`
 (the reference clip's latent inverted to the start of sampling: DDIM, or the flow ODE for Wan), and string metadata:
 format version, base model, family, frames, pixel and latent size, target blocks, the value grid's pooling, prompt,
-steps, final loss, created-at, and the storage dtype. `num_frames` counts video frames; the embeddings' frame axis
-is the model's latent frames (the same for the UNets; 1 + (frames - 1) / 4 for Wan).
+steps, final loss, created-at, the storage dtype, and where the clip's subject stood in each frame (optional).
+`num_frames` counts video frames; the embeddings' frame axis is the model's latent frames (the same for the UNets;
+1 + (frames - 1) / 4 for Wan).
 
 Tensors are stored in float16 (half the size: a ZeroScope 576x320x24 motion is 111 MB instead of 221 MB) and read
 back as float32, the precision everything computes in; files stored in float32 (`save(dtype=torch.float32)`, and
@@ -16,25 +17,30 @@ absolute pixel value against the float32 motion's, where another seed moves it b
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from .embeddings import shift_grid
 from .errors import MotionInversionError
 from .families import family_of
 from .files import atomic_write
-from .inject import MotionInjection, find_motion_layers, inject_motion, value_pool_halvings
+from .inject import MotionInjection, find_motion_layers, inject_motion, latent_grid, value_pool_halvings
 
 FORMAT_NAME = "motion-inversion"
 FORMAT_VERSION = "1"
 _EMBEDDING_PREFIX = "embedding."
 _LATENT_KEY = "inversion_latent"
 STORAGE_DTYPE = torch.float16
+# a placed path keeps the subject's centre this far (fraction of the frame) inside the edges: about a toy object's
+# radius (0.13-0.17), so it stays whole in view (bench/toy_image_recipe.py --placement)
+PLACEMENT_MARGIN = 0.15
 
 
 def _now() -> str:
@@ -60,6 +66,9 @@ class Motion:
     inversion_latent: torch.Tensor | None = None
     created_at: str = field(default_factory=_now)
     value_pool: int = 1  # the value embeddings' grid is the token grid pooled this many times
+    # where the reference clip's subject stands in each of its frames, [x, y] fractions of the frame (scene_motion's
+    # subject points); None: no subject seen, or a file from before session 14. What `placed` moves from.
+    subject_path: list[list[float]] | None = None
 
     @property
     def embedding_frames(self) -> int:
@@ -108,6 +117,39 @@ class Motion:
             raise
         return injection
 
+    def placed(self, subject_at: tuple[float, float]) -> "Motion":
+        """This motion with its value embeddings moved so that the learned path starts at `subject_at` ((x, y),
+        fractions of the frame: where a start image's subject stands) rather than where the reference's subject
+        stood; the move is cut short where the path would take the subject within PLACEMENT_MARGIN of the frame's
+        edge. The value embeddings are a grid over the frame: unmoved, the subject is drawn back to the reference's
+        place (docs/toy-wan.md, "Where the subject goes")."""
+        if self.subject_path is None:
+            raise MotionInversionError(
+                "this motion does not know where its clip's subject stood (no moving subject was seen, or it was "
+                "learned before motion-inversion recorded it): learn it again to place it on an image's subject"
+            )
+        path = np.asarray(self.subject_path, dtype=np.float64)
+        wanted = np.asarray(subject_at, dtype=np.float64) - path[0]
+        low, high = PLACEMENT_MARGIN - path.min(axis=0), 1 - PLACEMENT_MARGIN - path.max(axis=0)
+        offset = np.where(low <= high, np.clip(wanted, low, high), (low + high) / 2)  # too wide a path: centred
+        embeddings = {}
+        for name, tensor in self.embeddings.items():
+            if name.endswith(".value"):
+                grid = self.value_grid(tensor)
+                cells = (int(round(offset[0] * grid[1])), int(round(offset[1] * grid[0])))
+                tensor = shift_grid(tensor, grid, cells)
+            embeddings[name] = tensor
+        moved = [[x + offset[0], y + offset[1]] for x, y in path]
+        return replace(self, embeddings=embeddings, subject_path=moved)
+
+    def value_grid(self, value: torch.Tensor) -> tuple[int, int]:
+        """The (h, w) grid of a value embedding: the latent grid halved as often as it takes to hold its cells."""
+        for halvings in range(16):
+            grid = latent_grid((self.latent_height, self.latent_width), halvings)
+            if grid[0] * grid[1] == value.shape[0]:
+                return grid
+        raise MotionInversionError(f"a value embedding of {value.shape[0]} cells fits no grid of this motion")
+
     # -- the file -------------------------------------------------------------------------------------------------
     def metadata(self) -> dict[str, str]:
         return {
@@ -126,6 +168,7 @@ class Motion:
             "steps": str(self.steps),
             "loss": "" if self.loss is None else repr(float(self.loss)),
             "created_at": self.created_at,
+            "subject_path": "" if self.subject_path is None else json.dumps(self.subject_path),
         }
 
     def save(self, path: str | os.PathLike, dtype: torch.dtype = STORAGE_DTYPE) -> Path:
@@ -176,6 +219,7 @@ class Motion:
                 loss=float(metadata["loss"]) if metadata.get("loss") else None,
                 created_at=metadata.get("created_at", ""),
                 value_pool=int(metadata.get("value_pool", "1")),  # files before Wan have none: the token grid
+                subject_path=json.loads(metadata["subject_path"]) if metadata["subject_path"] else None,
             )
         except (KeyError, ValueError) as error:
             raise MotionInversionError(f"{path.name} has damaged motion metadata ({error})") from error
@@ -222,7 +266,8 @@ def _read(path: Path, with_tensors: bool) -> tuple[dict[str, str], dict[str, tor
     return _check_metadata(path, metadata), tensors
 
 
-OPTIONAL_FIELDS = {"prompt": "", "steps": "0", "loss": "", "created_at": "", "value_pool": "1", "dtype": "float32"}
+OPTIONAL_FIELDS = {"prompt": "", "steps": "0", "loss": "", "created_at": "", "value_pool": "1", "dtype": "float32",
+                   "subject_path": ""}  # fmt: skip
 REQUIRED_FIELDS = ("base_model", "family", "num_frames", "height", "width", "latent_height", "latent_width",
                    "target_blocks")  # fmt: skip
 
@@ -252,6 +297,8 @@ def _check_metadata(path: Path, metadata: dict[str, str]) -> dict[str, str]:
         blocks = json.loads(metadata["target_blocks"])
         if not isinstance(blocks, list) or not all(isinstance(block, str) for block in blocks):
             raise MotionInversionError("target_blocks must be a list of block names")
+        if metadata["subject_path"]:
+            _check_subject_path(json.loads(metadata["subject_path"]), int(metadata["num_frames"]))
     except (ValueError, TypeError) as error:  # int(), float(), json: a field that is not what it claims
         raise MotionInversionError(f"{path.name} is a damaged motion file: {str(error).splitlines()[0]}") from None
     except MotionInversionError as error:
@@ -261,6 +308,13 @@ def _check_metadata(path: Path, metadata: dict[str, str]) -> dict[str, str]:
             f"{path.name} names an unknown model family {metadata['family']!r}; known: {', '.join(FAMILIES)}"
         )
     return metadata
+
+
+def _check_subject_path(path: object, num_frames: int) -> None:
+    """One [x, y] per frame, finite, within a frame's width of the frame (a subject may stand partly outside)."""
+    points = np.asarray(path, dtype=np.float64) if isinstance(path, list) else np.zeros((0,))
+    if points.shape != (num_frames, 2) or not np.isfinite(points).all() or np.abs(points - 0.5).max() > 1.5:
+        raise MotionInversionError(f"subject_path must be {num_frames} [x, y] pairs within the frame")
 
 
 def _check_tensors(path: Path, metadata: dict[str, str], tensors: dict[str, torch.Tensor]) -> None:

@@ -12,13 +12,15 @@ import os
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from .errors import MotionInversionError
 from .files import atomic_write
-from .generation import MOTION_TYPES, generate
+from .generation import MOTION_TYPES, generate, placed_on_image
 from .inversion import invert, load_reference_clip
 from .jobs import Job, JobBoard
 from .library import MotionEntry, MotionLibrary, name_from_file
-from .limits import check_all
+from .limits import check_all, check_subject_at
 from .models import REGISTRY, VideoModel, load_model, model_spec
 from .motion import Motion
 from .motion_match import MotionMatch, draw_tracks, match_files
@@ -38,6 +40,21 @@ MOTION_TYPE_HELP = {
     "camera": "the camera moves (pan, zoom, orbit) over a mostly still scene",
     "hybrid": "both the camera and the subject move",
 }
+
+
+def mark(frame: np.ndarray, at: tuple[float, float]) -> np.ndarray:
+    """A copy of `frame` with a cross at `at` ((x, y) fractions): white arms a tenth of the shorter side long,
+    outlined in black, to be seen on any picture."""
+    height, width = frame.shape[:2]
+    x, y = min(int(at[0] * width), width - 1), min(int(at[1] * height), height - 1)
+    arm = max(2, min(height, width) // 10)
+    marked = frame.copy()
+    for colour, thickness in (((0, 0, 0), 1), ((255, 255, 255), 0)):
+        rows = slice(max(y - thickness, 0), y + thickness + 1)
+        columns = slice(max(x - thickness, 0), x + thickness + 1)
+        marked[rows, max(x - arm - thickness, 0) : x + arm + thickness + 1] = colour
+        marked[max(y - arm - thickness, 0) : y + arm + thickness + 1, columns] = colour
+    return marked
 
 
 class Studio:
@@ -169,16 +186,24 @@ class Studio:
         )  # fmt: skip
 
     # -- generating -------------------------------------------------------------------------------------------------
-    def fitted_image(self, image: str | os.PathLike, motion_name: str | None, model_name: str, owner: str = "",
-                     fit: str = "crop") -> Path:  # fmt: skip
-        """The start image as the video will begin with it: fitted to the size of the motion (else the model), as a
-        PNG in a fresh scratch folder; loads no model weights."""
-        from PIL import Image
-
+    def video_size(self, motion_name: str | None, model_name: str, owner: str = "") -> tuple[int, int]:
+        """(height, width) of the video a generation makes: the motion's size, else the model's."""
         entry = self.libraries.entry(owner, motion_name) if motion_name else None
         size = entry.metadata if entry else vars(model_spec(model_name))
-        height, width = int(size["height"]), int(size["width"])
+        return int(size["height"]), int(size["width"])
+
+    def fitted_image(self, image: str | os.PathLike, motion_name: str | None, model_name: str, owner: str = "",
+                     fit: str = "crop", subject_at=None) -> Path:  # fmt: skip
+        """The start image as the video will begin with it: fitted to the size of the motion (else the model), as a
+        PNG in a fresh scratch folder, with a cross where `subject_at` ((x, y) fractions) marks the subject; loads
+        no model weights."""
+        from PIL import Image
+
+        height, width = self.video_size(motion_name, model_name, owner)
         frame = read_image(image, height, width, fit)[0]  # refuses what is not an image
+        subject_at = check_subject_at(subject_at)
+        if subject_at is not None:
+            frame = mark(frame, subject_at)
         path = self.scratch.new_folder() / "start-frame.png"
         Image.fromarray(frame).save(path)
         return path
@@ -187,11 +212,12 @@ class Studio:
         self, motion_name: str | None, prompt: str, negative_prompt: str = "", motion_type: str = "object",
         strength: float | None = None, seed: int = 0, steps: int | None = None, guidance: float | None = None,
         model_name: str | None = None, on_progress: ProgressCallback | None = None, owner: str = "",
-        job: Job | None = None, image: str | os.PathLike | None = None,
+        job: Job | None = None, image: str | os.PathLike | None = None, subject_at=None,
     ) -> Path:  # fmt: skip
         """Generate a video (an mp4 in a fresh scratch folder). With a motion (of `owner`'s library or the
-        examples), its own base model is used; `image` starts it (models trained for it). A stop request ends it at
-        its next step, with an error."""
+        examples), its own base model is used; `image` starts it (models trained for it), and `subject_at` ((x, y)
+        fractions, or a text "x, y") says where its subject stands, for an object motion to start there. A stop
+        request ends it at its next step, with an error."""
         job = job or self.jobs.open("generate", owner, session="")
         with self.jobs.admitting(job):
             if not prompt or not prompt.strip():
@@ -205,6 +231,7 @@ class Studio:
                 check_image(image)  # before the queue and the model
             strength, seed, steps, guidance = checked.values()
             motion = Motion.load(self.libraries.entry(owner, motion_name).path) if motion_name else None
+            placed_on_image(motion, motion_type, image, subject_at)  # its refusals before the queue and the model
         progress = self._progress_until_stopped(job, on_progress)
         with self.jobs.run(job):
             if report(progress, "loading"):
@@ -213,7 +240,7 @@ class Studio:
             frames = generate(
                 model, motion, prompt.strip(), negative_prompt=negative_prompt, motion_type=motion_type,
                 strength=strength, seed=int(seed), steps=steps or None, guidance=guidance, on_progress=progress,
-                image=image,
+                image=image, subject_at=subject_at,
             )  # fmt: skip
             report(on_progress, "saving")
             stem = "without-motion" if motion is None else f"{Path(motion_name).name}-{motion_type}"

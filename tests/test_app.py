@@ -51,7 +51,7 @@ def test_handlers_learn_into_the_library_then_generate_an_mp4(app, clip_path, ti
     entry = app.studio.library().entry("handler test")
     assert entry.preview and entry.thumbnail
     *_, (with_motion, without, match) = app.generate(
-        "handler test", "a red circle", "", "object", 1.0, 0, 2, 0, True, None, "", request, None
+        "handler test", "a red circle", "", "object", 1.0, 0, 2, 0, True, None, "", "", request, None
     )
     assert decoded_frames(with_motion) == decoded_frames(without) == (TINY_FRAMES, *TINY_SIZE)
     assert re.fullmatch(r"Motion match with the reference clip: \*\*-?[01]\.\d\d\*\* \(.+\) · "

@@ -34,6 +34,10 @@ GENERATE_CASES = [
     (dict(height=512, width=512), "512x512, 8 frames is too large for tiny-unet3d"),
     (dict(num_frames=100), "100 frames is too large for tiny-unet3d"),
     (dict(seed="x"), "seed must be an integer"),
+    (dict(subject_at=(0.5, 0.5)), "the subject's place marks the subject of a start image: give the image too"),
+    (dict(subject_at="0.5"), "the subject's place must be x, y (fractions of the image from 0 to 1"),
+    (dict(subject_at="2, 0.5"), "the subject's x must be a number from 0 to 1, got '2'"),
+    (dict(subject_at=(0.5, math.nan)), "the subject's y must be a number from 0 to 1, got nan"),
 ]
 
 
@@ -103,6 +107,10 @@ FILE_CASES = [
     ("no base model", dict(drop=("base_model",)), "its metadata has no base_model"),
     ("loss not a number", dict(metadata={"loss": "low"}), "damaged motion file"),
     ("steps negative", dict(metadata={"steps": "-4"}), "steps must be from 0"),
+    ("subject path not JSON", dict(metadata={"subject_path": "[[0.5"}), "damaged motion file"),
+    ("subject path too short", dict(metadata={"subject_path": "[[0.5, 0.5]]"}), "subject_path must be 8 [x, y]"),
+    ("subject path far outside", dict(metadata={"subject_path": json.dumps([[1e9, 0.5]] * 8)}), "subject_path must"),
+    ("subject path not numbers", dict(metadata={"subject_path": json.dumps([["a", "b"]] * 8)}), "damaged motion"),
 ]
 
 

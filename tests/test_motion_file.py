@@ -134,3 +134,33 @@ def test_full_disk_during_save_keeps_the_previous_file(tmp_path, unet, monkeypat
         learned_motion(tiny_unet(motion.family), seed=5).save(target)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep.safetensors"]
+
+
+def test_a_motion_placed_on_an_image_subject_moves_its_value_grid_and_keeps_the_path_in_the_frame(unet, tmp_path):
+    """`Motion.placed`: value embeddings shift by whole cells of their own grid, the query-key stays; the path is
+    stopped PLACEMENT_MARGIN inside the frame; the subject's path survives the file."""
+    from dataclasses import replace
+
+    from motion_inversion.embeddings import shift_grid
+    from motion_inversion.motion import PLACEMENT_MARGIN
+
+    still_subject = [[0.25, 0.5]] * NUM_FRAMES  # the reference's subject stood a quarter in from the left
+    motion = replace(learned_motion(unet), subject_path=still_subject)
+    assert Motion.load(motion.save(tmp_path / "m.safetensors")).subject_path == still_subject
+
+    placed = motion.placed((0.5, 0.5))  # the image's subject is in the middle: a quarter of the frame to the right
+    assert placed.subject_path == [[0.5, 0.5]] * NUM_FRAMES
+    for name, tensor in motion.embeddings.items():
+        if name.endswith(".query_key"):
+            assert torch.equal(placed.embeddings[name], tensor)
+        else:
+            height, width = motion.value_grid(tensor)
+            assert torch.equal(placed.embeddings[name], shift_grid(tensor, (height, width), (round(width / 4), 0)))
+    assert any(not torch.equal(placed.embeddings[n], t) for n, t in motion.embeddings.items())
+
+    at_the_edge = motion.placed((1.0, 0.5))
+    assert at_the_edge.subject_path[0] == pytest.approx([1 - PLACEMENT_MARGIN, 0.5])
+
+    with pytest.raises(MotionInversionError, match="does not know where its clip's subject stood") as error:
+        learned_motion(unet).placed((0.5, 0.5))
+    assert "\n" not in str(error.value)

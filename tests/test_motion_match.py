@@ -110,3 +110,19 @@ def test_the_reading_says_which_part_moves_like_the_reference():
     pan_only = motion_match(under_pan, battery_clip(replace(PAN, pan=(0.15, 0.0), look=7)))
     assert pan_only.reading() == "moves a little like the reference: the subject does not move (the reference's " \
         "moves), the camera moves like it", pan_only.reading()  # fmt: skip
+
+
+def test_the_subject_is_found_where_it_stands():
+    """scene_motion's subject_positions (what a motion records, for `Motion.placed`) against the toy subject's true
+    centre in 32 px clips: measured over 60 random clips 0.80 px off at the start on average (90% within 1.26 px,
+    one 7.4 px); here 12 clips, within 1.5 px on average, well inside a toy Wan latent cell (4 px)."""
+    from motion_inversion.scene_motion import scene_motion
+
+    errors = []
+    for kind in ["line-up-left", "orbit-clockwise", "zigzag-left", "grow"]:
+        for seed in (5, 6, 7):
+            clip = clips.render(clips.ClipSpec("circle", "red", kind, seed), num_frames=9)
+            found = scene_motion(clip.frames).subject_positions() * clips.SIZE
+            errors.append(np.linalg.norm(found - clip.trajectory[:, :2], axis=1).mean())
+    assert np.mean(errors) <= 1.5, np.round(errors, 2)
+    assert scene_motion(np.zeros((4, 32, 32, 3), dtype=np.uint8)).subject_positions() is None  # nothing to follow

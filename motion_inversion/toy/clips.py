@@ -153,6 +153,20 @@ def shape_mask(shape: str, x: float, y: float, radius: float, size: int) -> np.n
     raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPES)}")
 
 
+def draw(shape: str, colour: str, place: np.ndarray, grey: np.ndarray, size: int = SIZE) -> np.ndarray:
+    """One uint8 (size, size, 3) frame: the shape at `place` (x, y, radius: fractions) on the supersampled grey."""
+    mask = shape_mask(shape, *place, size)[..., None]
+    image = np.where(mask, np.array(COLOURS[colour], dtype=np.float64) / 255, grey[..., None])  # (s*S, s*S, 3)
+    image = image.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE, 3).mean(axis=(1, 3))
+    return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+
+
+def still(shape: str, colour: str, place: np.ndarray, seed: int, size: int = SIZE) -> np.ndarray:
+    """A still image (size, size, 3) uint8 of the shape at `place` (x, y, radius: fractions) on a background of
+    its own (`seed`): a creator's picture in the toy world."""
+    return draw(shape, colour, place, background(np.random.default_rng(seed), size, np.zeros((1, 2)))[0], size)
+
+
 def render(spec: ClipSpec, size: int = SIZE, num_frames: int = NUM_FRAMES) -> ToyClip:
     """Render one clip and its ground truth from its spec."""
     if spec.colour not in COLOURS:
@@ -160,14 +174,7 @@ def render(spec: ClipSpec, size: int = SIZE, num_frames: int = NUM_FRAMES) -> To
     rng = np.random.default_rng(spec.seed)
     path, camera = object_path(spec.kind, rng, num_frames)
     grey = background(rng, size, camera)
-    colour = np.array(COLOURS[spec.colour], dtype=np.float64) / 255
-    frames = []
-    for f in range(num_frames):
-        mask = shape_mask(spec.shape, *path[f], size)[..., None]
-        image = np.where(mask, colour, grey[f][..., None])  # (s*S, s*S, 3)
-        image = image.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE, 3).mean(axis=(1, 3))
-        frames.append(image)
-    frames = (np.clip(np.stack(frames), 0, 1) * 255).round().astype(np.uint8)
+    frames = np.stack([draw(spec.shape, spec.colour, path[f], grey[f], size) for f in range(num_frames)])
     area_radius = path[:, 2] * math.sqrt(math.pi)  # sqrt of the area, the same for all three shapes
     trajectory = np.stack([path[:, 0] * size, path[:, 1] * size, area_radius * size], axis=1)
     return ToyClip(spec, frames, trajectory, camera * size)

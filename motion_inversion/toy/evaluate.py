@@ -85,11 +85,11 @@ class Case:
         return next(group for group, kinds in GROUPS.items() if self.reference.spec.kind in kinds)
 
 
-def reference_specs(per_group: int, seed: int = EVAL_SEED) -> list[clips.ClipSpec]:
-    """`per_group` held-out references of each group of kinds (cycling through its kinds), with random shapes,
+def reference_specs(per_group: int, seed: int = EVAL_SEED, groups=tuple(GROUPS)) -> list[clips.ClipSpec]:
+    """`per_group` held-out references of each of `groups` (cycling through its kinds), with random shapes,
     colours and paths."""
     rng = np.random.default_rng(seed)
-    kinds = [kinds[i % len(kinds)] for kinds in GROUPS.values() for i in range(per_group)]
+    kinds = [GROUPS[group][i % len(GROUPS[group])] for group in groups for i in range(per_group)]
     return [
         clips.ClipSpec(str(rng.choice(clips.SHAPES)), str(rng.choice(list(clips.COLOURS))), kind,
                        int(rng.integers(2**31)))
@@ -120,18 +120,18 @@ def measure(case: Case, variant: str, frames: np.ndarray) -> None:
     case.motion_match[variant] = motion_match(case.reference.frames, frames).score
     case.tracklet[variant] = tracklet_score(case.reference.frames, frames)
     case.colour_ok[variant] = tracker.dominant_colour(frames) == case.colour
-    case.reference_colour[variant] = tracker.track(frames, case.reference.spec.colour).found_fraction
+    case.reference_colour[variant] = tracker.shown_fraction(frames, case.reference.spec.colour)
     case.fidelity[variant], case.trajectories[variant] = fidelity_of(case.reference, frames, case.colour)
 
 
-def vae_round_trip(model: VideoModel, per_group: int, seed: int = EVAL_SEED) -> dict[str, float]:
+def vae_round_trip(model: VideoModel, per_group: int, seed: int = EVAL_SEED, groups=tuple(GROUPS)) -> dict[str, float]:
     """Per group, the motion fidelity of each reference after the model's VAE alone (encode, decode): the most a
     generation can reach on this model, whatever the denoiser and the embeddings do (session 13: the toy Wan's
     first VAE gave 0.63 for object motion, docs/toy-wan.md)."""
     import torch
 
     by_group: dict[str, list[float]] = {}
-    for spec in reference_specs(per_group, seed):
+    for spec in reference_specs(per_group, seed, groups):
         reference = clips.render(spec, num_frames=model.spec.num_frames)
         frames = model.decode_latents(model.encode_frames(torch.from_numpy(reference.frames))).numpy()
         group = next(group for group, kinds in GROUPS.items() if spec.kind in kinds)
@@ -160,12 +160,12 @@ def resolve(model: VideoModel, motion_type: str, how: dict) -> tuple:
     return tuple(sorted({**recipe, **how}.items()))
 
 
-def plan(per_group: int, transfers: int, reproduce: bool, seed: int = EVAL_SEED) -> list[tuple]:
+def plan(per_group: int, transfers: int, reproduce: bool, seed: int = EVAL_SEED, groups=tuple(GROUPS)) -> list[tuple]:
     """The benchmark's references and what is generated from each: (index, spec, [(prompt, colour)], first seed).
     Drawn up front, in order, so the cases do not depend on how many processes run them."""
     rng = np.random.default_rng(seed + 1)
     references, first_seed = [], 0
-    for index, spec in enumerate(reference_specs(per_group, seed)):
+    for index, spec in enumerate(reference_specs(per_group, seed, groups)):
         prompts = other_prompts(spec, transfers, rng) + ([(spec.caption, spec.colour)] if reproduce else [])
         references.append((index, spec, prompts, first_seed))
         first_seed += len(prompts)
@@ -198,6 +198,7 @@ def reference_cases(model: VideoModel, index: int, spec: clips.ClipSpec, prompts
 def evaluate(
     model: VideoModel, per_group: int = FULL_PER_GROUP, transfers: int = 2, reproduce: bool = True, variants=VARIANTS,
     invert_options: dict | None = None, seed: int = EVAL_SEED, log=lambda message: None, pool: ModelPool | None = None,
+    groups=tuple(GROUPS),
 ) -> list[Case]:  # fmt: skip
     """Run the benchmark; returns every case with its measurements (see `summarise`). `invert_options` go to
     `invert` (its defaults are the model's: steps 200 as in the app, lr, target blocks). References run in `pool`'s
@@ -205,7 +206,7 @@ def evaluate(
     options = {"steps": 200, **(invert_options or {})}
     pool = pool or ModelPool(model)
     futures = [pool.submit(reference_cases, *reference, variants, options)
-               for reference in plan(per_group, transfers, reproduce, seed)]  # fmt: skip
+               for reference in plan(per_group, transfers, reproduce, seed, groups)]  # fmt: skip
     cases = []
     for index, future in enumerate(futures):
         new, seconds = future.result()
@@ -356,6 +357,8 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=200, help="inversion steps per reference clip (app: 200)")
     parser.add_argument("--quick", action="store_true", help="baseline and app default only, no reproduction cases "
                         "or repertoire, 1 reference per group unless --per-group says otherwise")  # fmt: skip
+    parser.add_argument("--groups", nargs="+", choices=list(GROUPS), default=list(GROUPS), metavar="GROUP",
+                        help=f"groups of kinds to draw references from (all: {', '.join(GROUPS)})")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("docs/toy-evaluation.md"))
     args = parser.parse_args(argv)
     variants, reproduce = VARIANTS, True
@@ -369,7 +372,7 @@ def main(argv=None) -> None:
         accuracy = pool.submit(colour_accuracy)
         plain = None if args.quick else pool.submit(repertoire.plain_model_motions)
         cases = evaluate(model, args.per_group, args.transfers, reproduce, variants, dict(steps=args.steps),
-                         log=lambda message: print(message, flush=True), pool=pool)  # fmt: skip
+                         log=lambda message: print(message, flush=True), pool=pool, groups=args.groups)  # fmt: skip
         accuracy = accuracy.result()
         motions = (
             None
@@ -377,7 +380,7 @@ def main(argv=None) -> None:
             else repertoire.compare(plain.result(), repertoire.training_motions(240, num_frames=model.spec.num_frames))
         )
     print(f"plain model: prompt-colour accuracy {accuracy[0]:.0%}, object found {accuracy[1]:.0%}", flush=True)
-    ceiling = vae_round_trip(model, args.per_group)
+    ceiling = vae_round_trip(model, args.per_group, groups=args.groups)
     print("the VAE's round trip of the references: " + ", ".join(f"{g} {v:.2f}" for g, v in ceiling.items()))
     if motions:
         print(motions, flush=True)
@@ -386,6 +389,7 @@ def main(argv=None) -> None:
     plot([c for c in cases if c.is_transfer], plot_path)
     settings = ("--quick " if args.quick else "") + f"--per-group {args.per_group} --transfers {args.transfers}"
     settings += f" --jobs {args.jobs} --model {args.model} --steps {args.steps}"
+    settings += "" if args.groups == list(GROUPS) else " --groups " + " ".join(args.groups)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     folder = Path(model.spec.source)
     folder = folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) else folder

@@ -3,8 +3,10 @@
     python -m motion_inversion.toy.evaluate_image --model assets/toy-wan [--per-group 2] [--out docs/x.md]
 
 For held-out object-motion references (evaluate.py's, pans left out: an image's subject is what should move), learn
-the motion, then take a still image of another shape in another colour at another place (the first frame of another
-held-out clip) and generate from it with the motion and without it (the same seed), at the app's defaults. Per case:
+the motion, then take a still image of another shape in another colour, at the reference's first size, anywhere in
+the frame where it is whole, on a background of its own; and generate from it without the motion, with it, and with
+it and the subject marked (`subject_at`, what a creator's click in the app gives: here the colour tracker's centre
+of the image's subject), the same seed, at the app's defaults. Per case:
 the motion fidelity of the image's subject (tracked by its colour) against the reference's path, whether the
 subject keeps its colour (the video's dominant colour), the first frame's PSNR against the fitted image, and where
 the subject goes: its mean distance from the reference's path moved to start where the image's subject stands
@@ -34,7 +36,9 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if error == 0 else float(10 * np.log10(255.0**2 / error))
 
 
-VARIANTS = {"no motion": None, "with motion": {}}  # label -> generate() overrides (None: without the motion)
+# label -> generate() overrides (None: without the motion); MARKED stands for the image subject's place
+MARKED = "subject_at"
+VARIANTS = {"no motion": None, "with motion": {}, "with motion, subject marked": {MARKED: True}}
 
 
 def path_distances(reference: np.ndarray, generated: np.ndarray) -> tuple[float, float]:
@@ -49,9 +53,23 @@ def path_distances(reference: np.ndarray, generated: np.ndarray) -> tuple[float,
     return float(near_image), float(near_reference)
 
 
+def image_place(reference: clips.ToyClip, placement: str, rng: np.random.Generator) -> np.ndarray:
+    """Where the image's subject stands (x, y, radius: fractions), at the reference's first size: "anywhere" it is
+    whole in the frame, or where the reference's path "fits": moved to start there, it keeps the subject whole."""
+    path = reference.trajectory / clips.SIZE
+    radius = path[:, 2] / np.sqrt(np.pi)  # the trajectory's size is sqrt(area)
+    if placement == "anywhere":
+        return np.r_[rng.uniform(radius[0], 1 - radius[0], size=2), radius[0]]
+    low = np.minimum(np.max(radius[:, None] - path[:, :2], axis=0), 0)
+    high = np.maximum(np.min(1 - radius[:, None] - path[:, :2], axis=0), 0)
+    return np.r_[path[0, :2] + rng.uniform(low, high), radius[0]]
+
+
 def image_cases(model, per_group: int, steps: int, log, variants: dict | None = None,
-                invert_options: dict | None = None, seed: int = EVAL_SEED) -> list[dict]:  # fmt: skip
-    """`seed`: the references' (evaluate.reference_specs); the images come from another seed."""
+                invert_options: dict | None = None, seed: int = EVAL_SEED,
+                placement: str = "anywhere") -> list[dict]:  # fmt: skip
+    """`seed`: the references' (evaluate.reference_specs); the images come from another seed; `placement`: where
+    the image's subject stands (`image_place`)."""
     variants = VARIANTS if variants is None else variants
     rng = np.random.default_rng(seed + IMAGE_SEED - EVAL_SEED)
     references = [spec for spec in reference_specs(per_group, seed) if not spec.kind.startswith("pan-")]
@@ -61,15 +79,16 @@ def image_cases(model, per_group: int, steps: int, log, variants: dict | None = 
         motion = invert(model, Clip(reference.frames, model.spec.fps, f"toy {spec.kind} {index}"),
                         prompt=reference.caption, seed=index, steps=steps, **(invert_options or {}))  # fmt: skip
         ((prompt, colour),) = other_prompts(spec, 1, rng)
-        shape = prompt.split()[-1]
-        still = clips.render(clips.ClipSpec(shape, colour, "grow", int(rng.integers(2**31))), num_frames=1)
-        image = still.frames[0]
+        place = image_place(reference, placement, rng)
+        image = clips.still(prompt.split()[-1], colour, place, int(rng.integers(2**31)))
+        subject_at = tuple(tracker.track(image[None], colour).trajectory[0, :2] / clips.SIZE)
         case = dict(kind=spec.kind, group=next(g for g, kinds in GROUPS.items() if spec.kind in kinds), prompt=prompt,
                     reference=reference.frames, image=image)  # fmt: skip
         for label, overrides in variants.items():
             used = None if overrides is None else motion
+            overrides = {key: subject_at if key == MARKED else value for key, value in (overrides or {}).items()}
             frames = generate(model, used, prompt, seed=index, image=image, motion_type="object",
-                              **(overrides or {})).numpy()  # fmt: skip
+                              **overrides).numpy()  # fmt: skip
             path = tracker.track(frames, colour).trajectory
             near_image, near_reference = path_distances(reference.trajectory, path)
             case[label] = dict(
@@ -110,24 +129,30 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=200, help="inversion steps per reference (app: 200)")
     parser.add_argument("--out", type=Path, help="markdown report to write")
     parser.add_argument("--picture", type=Path, help="a picture strip of the first 4 cases to write (png)")
+    parser.add_argument("--placement", choices=("anywhere", "fits"), default="anywhere",
+                        help="where the image's subject stands: anywhere it is whole in the frame, or where the "
+                        "reference's path fits from it")  # fmt: skip
     args = parser.parse_args(argv)
     started = time.time()
     model = load_model(args.model, device="cpu")
-    cases = image_cases(model, args.per_group, args.steps, log=lambda message: print(message, flush=True))
+    cases = image_cases(model, args.per_group, args.steps, log=lambda message: print(message, flush=True),
+                        placement=args.placement)  # fmt: skip
     report = table(cases)
     print(report)
     if args.picture:
         rows = []
         for case in cases[:4]:
-            moved, plain = case["with motion"], case["no motion"]
+            moved, plain = case["with motion, subject marked"], case["no motion"]
             rows += [(f"{case['kind']} (reference)", case["reference"]),
-                     (f"'{case['prompt']}' from the image, motion: {moved['fidelity']:+.2f}", moved["frames"]),
+                     (f"'{case['prompt']}' from the image, motion, subject marked: {moved['fidelity']:+.2f}",
+                      moved["frames"]),
                      (f"the same image, no motion: {plain['fidelity']:+.2f}", plain["frames"])]  # fmt: skip
         print(f"wrote {draw(rows, args.picture)}")
     if args.out:
         args.out.write_text(
             f"`python -m motion_inversion.toy.evaluate_image --model {args.model} --per-group "
-            f"{args.per_group} --steps {args.steps}` ({time.time() - started:.0f} s)\n\n{report}\n"
+            f"{args.per_group} --steps {args.steps} --placement {args.placement}` ({time.time() - started:.0f} s)"
+            f"\n\n{report}\n"
         )
 
 
