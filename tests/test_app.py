@@ -290,3 +290,25 @@ def test_a_refused_upload_is_deleted_and_no_other_file_is(app, tmp_path):
     app.discard_upload(str(upload))
     app.discard_upload(str(elsewhere))
     assert not upload.exists() and elsewhere.exists()
+
+
+def test_a_click_on_the_fitted_image_marks_the_subject(app, client, tmp_path):
+    """The fitted start image takes a click: where the subject stands, as "x, y" fractions for Generate (and the
+    API's subject_at), and a cross there on the preview. A place without an image is refused in one line."""
+    import gradio as gr
+    from PIL import Image
+
+    picture = tmp_path / "me.png"
+    Image.fromarray(np.full((40, 60, 3), 90, dtype=np.uint8)).save(picture)
+    request = type("Request", (), {"session_hash": "mark", "username": None})()
+    click = gr.SelectData(None, {"index": [8, 24], "value": None, "selected": True})  # pixels of the 32x32 preview
+    place, preview = app.mark_subject(str(picture), app.NO_MOTION, request, None, click)
+    assert place == "0.266, 0.766"  # the pixel's centre
+    marked = np.asarray(Image.open(preview))
+    assert marked.shape == (*TINY_SIZE, 3) and tuple(marked[24, 8]) == (255, 255, 255)
+    assert tuple(marked[5, 20]) == (90, 90, 90)  # the rest of the picture as it was
+    assert_refused(
+        lambda: client.predict(app.NO_MOTION, "a cat", "", "object", 1.0, 0, 2, 0, False, None, place,
+                               api_name="/generate"),
+        "the subject's place marks the subject of a start image: give the image too",
+    )  # fmt: skip

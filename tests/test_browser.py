@@ -125,15 +125,17 @@ def test_upload_learn_see_progress_then_generate(page, app, clip_path, tmp_path)
     page.screenshot(path=shots / "6-selected.png", full_page=True)
 
 
-def test_learn_on_the_toy_wan_then_start_from_my_image(page, clip_path, tmp_path):
+def test_learn_on_the_toy_wan_then_start_from_my_image(page, tmp_path):
     """The issue "My image, this motion": a motion learned on the toy Wan, then an image uploaded as the start:
-    its fitted preview is shown, and the video made from it comes with its motion match."""
+    its fitted preview is shown, a click there marks the subject, and the video made from it comes with its motion
+    match."""
     from PIL import Image
     from playwright.sync_api import expect
 
     shots = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
-    page.locator("#learn-clip input[type=file]").set_input_files(str(clip_path))
+    orbit = Path(__file__).parents[1] / "assets" / "samples" / "toy-wan" / "red-circle-orbit.mp4"  # a subject moves
+    page.locator("#learn-clip input[type=file]").set_input_files(str(orbit))
     expect(page.locator("#learn-clip video")).to_have_count(1)
     page.locator("#learn-name textarea, #learn-name input").first.fill("wan-orbit")
     page.get_by_text("Advanced").first.click()
@@ -158,6 +160,9 @@ def test_learn_on_the_toy_wan_then_start_from_my_image(page, clip_path, tmp_path
     Image.fromarray(photo).save(tmp_path / "my-photo.png")
     page.locator("#start-image input[type=file]").set_input_files(str(tmp_path / "my-photo.png"))
     expect(page.locator("#fitted-start img")).to_be_visible()  # how the image is fitted, before generating
+    page.locator("#fitted-start img").click()  # on the yellow square, in the middle: the subject is there
+    subject_at = page.locator("#subject-at textarea, #subject-at input").first
+    expect(subject_at).to_have_value(re.compile(r"0\.[45]\d\d, 0\.[45]\d\d"))
     generate_in_two_steps(page, "a yellow square")
     expect(page.locator("#generated-video video")).to_have_attribute("src", re.compile(r"wan-orbit-object-seed0\.mp4"))
     scored = re.compile(r"Motion match with the reference clip: -?\d\.\d\d")
