@@ -1,6 +1,6 @@
 """Choose how a motion is learned and applied when a video starts from the creator's image (toy Wan), by measurement.
 
-    python bench/toy_image_recipe.py [--model assets/toy-wan] [--per-group 2]
+    python bench/toy_image_recipe.py [--model assets/toy-wan] [--per-group 2] [--placement anywhere|fits]
 
 For held-out object-motion references of their own seed (bench/toy_recipe.py's, not the image evaluation's), one
 inversion per reference and learning setting; every generation setting reuses it. Prints, per setting, the image
@@ -15,11 +15,12 @@ import time
 import numpy as np
 
 from motion_inversion import load_model
-from motion_inversion.toy.evaluate_image import image_cases, table
+from motion_inversion.toy.evaluate_image import MARKED, image_cases, table
 
 GENERATION = {  # generate() overrides with an image (None: without the motion)
     "no motion": None,
     "app default": {},
+    "subject marked": {MARKED: True},  # where the image's subject stands, as a click in the app gives it
     "noise prior 0.25": dict(noise_prior=0.25),
     "noise prior 0.5": dict(noise_prior=0.5),
     "every step": dict(motion_until=1.0),
@@ -45,13 +46,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--inversion", nargs="*", default=list(INVERSION), choices=list(INVERSION))
     parser.add_argument("--generation", nargs="*", default=list(GENERATION), choices=list(GENERATION))
+    parser.add_argument("--placement", choices=("anywhere", "fits"), default="anywhere",
+                        help="where the image's subject stands (evaluate_image.image_place)")  # fmt: skip
     args = parser.parse_args()
     variants = {name: GENERATION[name] for name in GENERATION if name in args.generation or name == "no motion"}
     model = load_model(args.model, device="cpu")
     for inversion in args.inversion:
         started = time.time()
         cases = image_cases(model, args.per_group, args.steps, log=lambda message: None, variants=variants,
-                            invert_options=INVERSION[inversion], seed=RECIPE_SEED)  # fmt: skip
+                            invert_options=INVERSION[inversion], seed=RECIPE_SEED,
+                            placement=args.placement)  # fmt: skip
         print(f"\n### {inversion} ({len(cases)} cases, {time.time() - started:.0f} s)\n", flush=True)
         print(table(cases, variants), flush=True)
         for group in dict.fromkeys(case["group"] for case in cases):

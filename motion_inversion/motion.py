@@ -38,8 +38,8 @@ FORMAT_VERSION = "1"
 _EMBEDDING_PREFIX = "embedding."
 _LATENT_KEY = "inversion_latent"
 STORAGE_DTYPE = torch.float16
-# a placed path keeps the subject's centre this far (fraction of the frame) inside the edges: about a toy object's
-# radius (0.13-0.17), so it stays whole in view (bench/toy_image_recipe.py --placement)
+# a placed path keeps the subject's centre this far (fraction of the frame) inside the edges, about a toy object's
+# radius (0.13-0.17): toy Wan, stills anywhere, 8 cases: 0.10 / 0.15 / 0.20 -> 0.72 / 0.78 / 0.79 (docs/toy-wan.md)
 PLACEMENT_MARGIN = 0.15
 
 
