@@ -390,6 +390,7 @@ def main(argv=None) -> None:
     settings = ("--quick " if args.quick else "") + f"--per-group {args.per_group} --transfers {args.transfers}"
     settings += f" --jobs {args.jobs} --model {args.model} --steps {args.steps}"
     settings += "" if args.groups == list(GROUPS) else " --groups " + " ".join(args.groups)
+    settings += "" if args.out == parser.get_default("out") else f" --out {args.out}"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     folder = Path(model.spec.source)
     folder = folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) else folder
