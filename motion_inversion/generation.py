@@ -66,14 +66,14 @@ def initial_latent(
 @torch.no_grad()
 def placed_on_image(motion: Motion | None, motion_type: str, image, subject_at) -> Motion | None:
     """The motion to generate with from `image` when `subject_at` ((x, y) fractions or a text "x, y"; None: not
-    marked) says where its subject stands: an object motion moved to start there (`Motion.placed`); a camera
-    motion moves the frame, not a subject, and stays as it is."""
+    marked) says where its subject stands: an object (or hybrid) motion moved to start there (`Motion.placed`); a
+    camera motion moves the frame, not a subject, and stays as it is."""
     subject_at = check_subject_at(subject_at)
     if subject_at is None:
         return motion
     if image is None:
         raise MotionInversionError("the subject's place marks the subject of a start image: give the image too")
-    return motion.placed(subject_at) if motion is not None and motion_type == "object" else motion
+    return motion.placed(subject_at) if motion is not None and motion_type != "camera" else motion
 
 
 def generate(
@@ -104,9 +104,9 @@ def generate(
     Wan 2.2 TI2V; others refuse with one line): fitted to the video's size as clips are (`fit`), encoded, and given
     as the clean first latent frame at every step (timestep 0 on its tokens), as the model was trained. The motion's
     inversion latent belongs to another scene, so with an image the start is plain noise unless `noise_prior` is
-    given (not measured yet: the issue "My image, this motion"). `subject_at` ((x, y), fractions of the fitted
-    image) says where the image's subject stands: an object motion's path then starts there (`Motion.placed`),
-    rather than where the reference's subject stood.
+    given (toy Wan: noise prior 0.25-0.75 within 0.05 of it, docs/toy-wan.md). `subject_at` ((x, y), fractions of
+    the fitted image) says where the image's subject stands: an object or hybrid motion's path then starts there
+    (`Motion.placed`) rather than where the reference's subject stood.
 
     `on_progress` gets stages "sampling" (step k of N) and "decoding" (progress.py); it or `callback` may stop it.
     Unset `strength` and `noise_prior` come from the model's recipe (ModelSpec), and so do the value mode and
