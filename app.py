@@ -565,15 +565,22 @@ def generate_on_page(*args, **kwargs):
             yield "", *update, motion_name, None
 
 
-def preview_start(image, motion_name, request: gr.Request, profile: gr.OAuthProfile | None):
-    """The start image fitted to the video's size (centre crop, as clips), shown before generating."""
+def preview_start(image, motion_name, subject_at, request: gr.Request, profile: gr.OAuthProfile | None):
+    """The start image fitted to the video's size (centre crop, as clips), shown before generating, with a cross
+    where its subject is marked."""
     if not image:
         return None
     motion_name = None if motion_name in (None, "", NO_MOTION) else motion_name
     try:
-        return str(studio.fitted_image(image, motion_name, DEFAULT_MODEL, owner_of(request, profile)))
+        return str(studio.fitted_image(image, motion_name, DEFAULT_MODEL, owner_of(request, profile),
+                                       subject_at=subject_at or None))  # fmt: skip
     except MotionInversionError as error:
         fail(error)
+
+
+def preview_new_start(image, motion_name, request: gr.Request, profile: gr.OAuthProfile | None):
+    """A new start image: its fitted preview, and its subject not marked yet."""
+    return preview_start(image, motion_name, None, request, profile), ""
 
 
 def mark_subject(image, motion_name, request: gr.Request, profile: gr.OAuthProfile | None, event: gr.SelectData):
@@ -807,9 +814,10 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                  "delete")  # fmt: skip
     page_and_api(import_file.upload, import_motion, import_file, [import_status, *library_outputs], "import_motion")
     randomise.click(random_seed, None, seed, api_visibility="private")
-    for changed in (start_image.change, generate_choice.change):
-        changed(preview_start, [start_image, generate_choice], fitted_start, api_visibility="private")
-    start_image.change(lambda: "", None, subject_at, api_visibility="private")  # a new image: its subject unmarked
+    start_image.change(preview_new_start, [start_image, generate_choice], [fitted_start, subject_at],
+                       api_visibility="private")  # fmt: skip
+    for changed in (generate_choice.change, subject_at.submit):  # another motion's size; a place typed in
+        changed(preview_start, [start_image, generate_choice, subject_at], fitted_start, api_visibility="private")
     fitted_start.select(mark_subject, [start_image, generate_choice], [subject_at, fitted_start],
                         api_visibility="private")  # fmt: skip
     generate_inputs = [generate_choice, prompt, negative_prompt, motion_type, strength, seed, sample_steps, guidance,

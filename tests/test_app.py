@@ -274,9 +274,12 @@ def test_the_start_image_is_previewed_as_fitted(app, tmp_path):
     wide = tmp_path / "wide.png"
     Image.fromarray(np.full((30, 120, 3), 90, dtype=np.uint8)).save(wide)
     request = type("Request", (), {"session_hash": "preview", "username": None})()
-    fitted = Image.open(app.preview_start(str(wide), app.NO_MOTION, request, None))
-    assert fitted.size == (TINY_SIZE[1], TINY_SIZE[0])  # the model's size, centre-cropped
-    assert app.preview_start(None, app.NO_MOTION, request, None) is None
+    preview, subject_at = app.preview_new_start(str(wide), app.NO_MOTION, request, None)
+    fitted = Image.open(preview)
+    assert fitted.size == (TINY_SIZE[1], TINY_SIZE[0]) and subject_at == ""  # the model's size, centre-cropped
+    assert app.preview_start(None, app.NO_MOTION, "", request, None) is None
+    marked = np.asarray(Image.open(app.preview_start(str(wide), app.NO_MOTION, "0.5, 0.5", request, None)))
+    assert tuple(marked[16, 16]) == (255, 255, 255)  # another motion picked: the mark stays drawn
 
 
 def test_a_refused_upload_is_deleted_and_no_other_file_is(app, tmp_path):
