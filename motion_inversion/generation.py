@@ -63,7 +63,6 @@ def initial_latent(
     return math.sqrt(noise_prior) * inversion_latent.float() + math.sqrt(1 - noise_prior) * noise
 
 
-@torch.no_grad()
 def placed_on_image(motion: Motion | None, motion_type: str, image, subject_at) -> Motion | None:
     """The motion to generate with from `image` when `subject_at` ((x, y) fractions or a text "x, y"; None: not
     marked) says where its subject stands: an object (or hybrid) motion moved to start there (`Motion.placed`); a
@@ -76,6 +75,7 @@ def placed_on_image(motion: Motion | None, motion_type: str, image, subject_at) 
     return motion.placed(subject_at) if motion is not None and motion_type != "camera" else motion
 
 
+@torch.no_grad()
 def generate(
     model: VideoModel,
     motion: Motion | None = None,

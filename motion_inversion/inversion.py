@@ -162,8 +162,9 @@ def invert(
         raise MotionInversionError("stopped before reading the clip: nothing was learned")
     frame_step = model.family.frame_step(model.vae)  # the loaded VAE's rule (the spec's is for before loading)
     reference = load_reference_clip(clip, num_frames, height, width, spec.fps, start, end, sampling, fit, frame_step)
-    subject = scene_motion(reference.frames).subject_positions()  # where its subject stands: Motion.placed
-    subject_path = None if subject is None else np.clip(subject, -1.0, 2.0).round(4).tolist()
+    subject_path = None  # where its subject stands, for Motion.placed: only a model that starts from an image uses it
+    if spec.first_frame and (subject := scene_motion(reference.frames).subject_positions()) is not None:
+        subject_path = np.clip(subject, -1.0, 2.0).round(4).tolist()
     generator = torch.Generator().manual_seed(seed)
     device, dtype = model.device, model.dtype
 

@@ -93,3 +93,11 @@ def test_an_error_mid_generation_leaves_the_original_processors(tiny_model, moti
     after = tiny_model.denoiser.attn_processors
     assert after.keys() == original.keys() and all(after[name] is original[name] for name in original)
     assert torch.equal(generate(tiny_model, None, "a red circle", steps=2), plain)  # the plain model, as before
+
+
+def test_sampling_keeps_no_autograd_graph(tiny_model, motion):
+    """generate runs without gradients: with them, every step's activations would be kept (a misplaced decorator
+    once left it tracking)."""
+    tracking = []
+    generate(tiny_model, motion, "a cat", steps=2, callback=lambda *_: tracking.append(torch.is_grad_enabled()))
+    assert tracking == [False, False]
