@@ -104,3 +104,28 @@ def test_the_toy_wan_trains_resumes_and_loads_as_a_wan_pipeline(tmp_path):
     assert (model.spec.name, model.family.name, model.spec.frame_step) == ("toy-wan", "wan", 4)
     assert type(model.denoiser).__name__ == "WanTransformer3DModel" and type(model.vae).__name__ == "AutoencoderKLWan"
     assert model.latent_frames(model.spec.num_frames) == 3  # 9 frames, 4x causal temporal compression
+
+
+def test_placed_clips_start_anywhere_and_always_train_from_their_first_frame(tmp_path):
+    """--placed-clips (the toy Wan's image-to-video from a subject anywhere): the clips' subjects start far from the
+    middle, their first latent frame is always given (not counted in the loss), and the pool records which they are."""
+    from motion_inversion.toy import clips, toy_wan
+
+    def far_starts(spread):
+        starts = [clips.render(spec, num_frames=9, spread=spread).trajectory[0, :2]
+                  for spec in clips.sample_specs(200, train.PLACED_SEED)]  # fmt: skip
+        return (abs(torch.tensor(starts) - clips.SIZE / 2).max(dim=1).values > 0.35 * clips.SIZE).float().mean()
+
+    assert far_starts(clips.CENTRE_SPREAD) < 0.02 and far_starts(train.PLACED_SPREAD) > 0.1  # measured 0 and 0.19
+
+    prediction = torch.zeros(8, 4, 3, 2, 2, requires_grad=True)
+    loss = toy_wan.flow_loss(lambda **inputs: (prediction,), torch.zeros(8, 1, 4), torch.randn(8, 4, 3, 2, 2),
+                             torch.Generator().manual_seed(0), torch.arange(8) < 4)  # fmt: skip
+    loss.backward()
+    first_frame_counted = prediction.grad[:, :, 0].abs().flatten(1).sum(dim=1) > 0
+    assert not first_frame_counted[:4].any() and (prediction.grad[:4, :, 1:] != 0).all()
+
+    run(tmp_path, "--family", "wan", "--placed-clips", "4", "--stop-at", "1")
+    pool = torch.load(tmp_path / "checkpoint" / "latents.pt", weights_only=True)
+    assert len(pool["latents"]) == 20 and pool["from_first_frame"].tolist() == [False] * 16 + [True] * 4
+    assert json.loads((tmp_path / "model" / "training.json").read_text())["placed_clips"] == 4

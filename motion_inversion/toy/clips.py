@@ -38,6 +38,7 @@ KINDS = (
     *(f"pan-{d}" for d in DIRECTIONS),
 )  # fmt: skip
 SUPERSAMPLE = 4  # shapes are drawn at 4x and averaged down: smooth edges, sub-pixel motion
+CENTRE_SPREAD = 0.04  # a path's centre lies this far (fraction of the frame) from the middle, at most, in x and y
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,15 @@ def sample_specs(count: int, seed: int, kinds=KINDS, shapes=SHAPES, colours=tupl
     ]
 
 
-def object_path(kind: str, rng: np.random.Generator, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
+def object_path(kind: str, rng: np.random.Generator, num_frames: int,
+                spread: float = CENTRE_SPREAD) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """(frames, 3) object centre x, y and radius as fractions of the frame, and (frames, 2) camera offsets in
-    fractions of the frame, for one kind of motion with randomised speed, start and size."""
+    fractions of the frame, for one kind of motion with randomised speed, start and size; the path's centre within
+    `spread` of the middle (a wider spread moves paths partly out of the frame)."""
     t = np.arange(num_frames, dtype=np.float64)
     radius = np.full(num_frames, rng.uniform(0.13, 0.17))
     camera = np.zeros((num_frames, 2))
-    centre = 0.5 + rng.uniform(-0.04, 0.04, size=2)
+    centre = 0.5 + rng.uniform(-spread, spread, size=2)
     if kind.startswith("line-"):
         step = np.array(DIRECTIONS[kind[5:]], dtype=np.float64)
         step *= rng.uniform(0.055, 0.075) / np.linalg.norm(step)
@@ -167,12 +170,12 @@ def still(shape: str, colour: str, place: np.ndarray, seed: int, size: int = SIZ
     return draw(shape, colour, place, background(np.random.default_rng(seed), size, np.zeros((1, 2)))[0], size)
 
 
-def render(spec: ClipSpec, size: int = SIZE, num_frames: int = NUM_FRAMES) -> ToyClip:
-    """Render one clip and its ground truth from its spec."""
+def render(spec: ClipSpec, size: int = SIZE, num_frames: int = NUM_FRAMES, spread: float = CENTRE_SPREAD) -> ToyClip:
+    """Render one clip and its ground truth from its spec (`spread`: object_path's)."""
     if spec.colour not in COLOURS:
         raise ValueError(f"unknown colour {spec.colour!r}; known: {', '.join(COLOURS)}")
     rng = np.random.default_rng(spec.seed)
-    path, camera = object_path(spec.kind, rng, num_frames)
+    path, camera = object_path(spec.kind, rng, num_frames, spread)
     grey = background(rng, size, camera)
     frames = np.stack([draw(spec.shape, spec.colour, path[f], grey[f], size) for f in range(num_frames)])
     area_radius = path[:, 2] * math.sqrt(math.pi)  # sqrt of the area, the same for all three shapes

@@ -58,10 +58,10 @@ def build_scheduler():
     return UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=FLOW_SHIFT)
 
 
-def clip_pool(count: int, seed: int) -> tuple[torch.Tensor, list[str]]:
-    """uint8 (count, 9, h, w, 3) rendered clips and their captions."""
+def clip_pool(count: int, seed: int, spread: float = clips.CENTRE_SPREAD) -> tuple[torch.Tensor, list[str]]:
+    """uint8 (count, 9, h, w, 3) rendered clips and their captions (`spread`: clips.object_path's)."""
     specs = clips.sample_specs(count, seed)
-    frames = np.stack([clips.render(spec, num_frames=NUM_FRAMES).frames for spec in specs])
+    frames = np.stack([clips.render(spec, num_frames=NUM_FRAMES, spread=spread).frames for spec in specs])
     return torch.from_numpy(frames), [spec.caption for spec in specs]
 
 
@@ -103,14 +103,19 @@ def normalise(vae, latents: torch.Tensor) -> torch.Tensor:
     return (latents - mean) / std
 
 
-def flow_loss(transformer, text, x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def flow_loss(transformer, text, x0: torch.Tensor, generator: torch.Generator,
+              from_first_frame: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
     """One flow-matching loss on clean latents `x0` (n, c, f, h, w) with text embeddings `text`; FIRST_FRAME_SHARE
-    of the batch is conditioned on its clean first latent frame, as Wan 2.2 TI2V is."""
+    of the batch, and every clip `from_first_frame` (n,) marks, is conditioned on its clean first latent frame, as
+    Wan 2.2 TI2V is."""
     n, device = len(x0), x0.device
     sigma = shifted_sigmas(torch.rand(n, generator=generator, device=device), FLOW_SHIFT).view(-1, 1, 1, 1, 1)
     noise = torch.randn(x0.shape, generator=generator, device=device)
     noisy = (1 - sigma) * x0 + sigma * noise
-    first_frame = (torch.rand(n, generator=generator, device=device) < FIRST_FRAME_SHARE).view(-1, 1, 1, 1, 1)
+    first_frame = torch.rand(n, generator=generator, device=device) < FIRST_FRAME_SHARE
+    if from_first_frame is not None:
+        first_frame |= from_first_frame
+    first_frame = first_frame.view(-1, 1, 1, 1, 1)
     given = torch.zeros_like(x0, dtype=torch.bool)
     given[:, :, :1] = True
     given &= first_frame  # (n, c, f, h, w): True where the latent is given clean

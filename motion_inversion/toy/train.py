@@ -49,6 +49,8 @@ from . import clips, toy_wan
 WORDS = ("a", "an", *clips.COLOURS, *clips.SHAPES)
 MAX_TOKENS = 16
 TRAIN_SEED = 0  # training clips come from this seed; evaluation uses other seeds (see evaluate.py)
+PLACED_SEED = 1  # the toy Wan's placed clips (--placed-clips) come from this one
+PLACED_SPREAD = 0.3  # their paths' centres: up to this far from the middle, so subjects start anywhere in the frame
 SPEC = REGISTRY["toy"]
 # the recipe travels with the folder (motion_inversion.json)
 
@@ -203,9 +205,11 @@ class UNetStage:
     so a run restored from one continues exactly as the uninterrupted run would have."""
 
     def __init__(self, unet, text_encoder, latents, tokens, empty_tokens, *, batch=16, lr=1e-3, total_steps=20000,
-                 device="cpu", bf16=False, seed=2, masks=None):  # fmt: skip
+                 device="cpu", bf16=False, seed=2, masks=None, from_first_frame=None):  # fmt: skip
         self.unet, self.text_encoder = unet.to(device).train(), text_encoder.to(device).train()
         self.masks = None if masks is None else masks.to(device)  # the toy Wan's attention masks (UMT5)
+        # the toy Wan's clips always trained from their first frame (--placed-clips), one flag per clip
+        self.from_first_frame = None if from_first_frame is None else from_first_frame.to(device)
         self.ema = [copy.deepcopy(m).requires_grad_(False) for m in (self.unet, self.text_encoder)]
         self.latents, self.tokens, self.empty_tokens = latents.to(device), tokens.to(device), empty_tokens.to(device)
         self.batch, self.peak_lr, self.total_steps, self.device = batch, lr, total_steps, torch.device(device)
@@ -229,7 +233,7 @@ class UNetStage:
         dropped = torch.rand(n, generator=g, device=device) < CAPTION_DROPOUT
         batch_tokens[dropped] = self.empty_tokens
         with self.autocast:
-            loss = self.loss(x0, batch_tokens, None if self.masks is None else self.masks[index], dropped, g)
+            loss = self.loss(index, x0, batch_tokens, None if self.masks is None else self.masks[index], dropped, g)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.parameters, 1.0)
@@ -243,7 +247,7 @@ class UNetStage:
         self.step += 1
         return self.losses[-1]
 
-    def loss(self, x0, batch_tokens, masks, dropped, g) -> torch.Tensor:
+    def loss(self, index, x0, batch_tokens, masks, dropped, g) -> torch.Tensor:
         """The toy UNet's: epsilon prediction at a uniform DDPM timestep."""
         n, device = len(x0), self.device
         t = torch.randint(self.num_train_timesteps, (n,), generator=g, device=device)
@@ -275,13 +279,14 @@ class WanStage(UNetStage):
     """The toy Wan's second stage: the same state and steps, with Wan's objective (toy_wan.flow_loss) and UMT5 text
     embeddings zeroed past each caption's tokens, as families/wan.py encodes them."""
 
-    def loss(self, x0, batch_tokens, masks, dropped, g) -> torch.Tensor:
+    def loss(self, index, x0, batch_tokens, masks, dropped, g) -> torch.Tensor:
         from .toy_wan import flow_loss
 
         masks = masks.clone()
         masks[dropped] = self.masks[-1]  # the empty caption's mask (the last row)
         text = self.text_encoder(batch_tokens, masks).last_hidden_state * masks[..., None]
-        return flow_loss(self.unet, text, x0, g)
+        first = None if self.from_first_frame is None else self.from_first_frame[index]
+        return flow_loss(self.unet, text, x0, g, first)
 
 
 def save_checkpoint(state: dict, path: Path) -> None:
@@ -306,6 +311,9 @@ def main(argv=None) -> None:
                         "or .toy-training-wan)")  # fmt: skip
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint, else from --out's weights")
     parser.add_argument("--clips", type=int, default=12000, help="training clips rendered (and encoded) once")
+    parser.add_argument("--placed-clips", type=int, default=0, help="--family wan: this many more clips whose "
+                        f"paths are centred up to {PLACED_SPREAD} from the middle (subjects start anywhere), always "
+                        "trained from their first frame (image-to-video from a subject anywhere)")  # fmt: skip
     parser.add_argument("--vae-steps", type=int, default=1500)
     parser.add_argument("--refit-vae", type=int, default=0, metavar="STEPS", help="with --resume from --out's "
                         "weights: first train its VAE this many more steps on the current toy world (after a change "
@@ -325,6 +333,8 @@ def main(argv=None) -> None:
 
     torch.manual_seed(TRAIN_SEED)
     wan = args.family == "wan"
+    if args.placed_clips and not wan:
+        raise SystemExit("--placed-clips: only the toy Wan starts from an image; add --family wan")
     out = args.out or Path("assets/toy-wan" if wan else "assets/toy-model")
     checkpoint = args.checkpoint or Path(f"{CHECKPOINT}-wan" if wan else CHECKPOINT)
     denoiser_folder = family_named(args.family).denoiser_folder
@@ -349,11 +359,17 @@ def main(argv=None) -> None:
 
     # -- stage 1: the autoencoder and the latents of the clip pool ------------------------------------------------
     captions = [spec.caption for spec in clips.sample_specs(args.clips, TRAIN_SEED)]
+    captions += [spec.caption for spec in clips.sample_specs(args.placed_clips, PLACED_SEED)]
+    from_first_frame = torch.arange(len(captions)) >= args.clips
     if has_state:
-        latents = load_checkpoint(latents_file)["latents"]
+        pool = load_checkpoint(latents_file)
+        latents, from_first_frame = pool["latents"], pool.get("from_first_frame", from_first_frame)
         log(f"resuming from {state_file}")
     else:
         frames, _ = (toy_wan.clip_pool if wan else clip_pool)(args.clips, TRAIN_SEED)
+        if args.placed_clips:
+            placed, _ = toy_wan.clip_pool(args.placed_clips, PLACED_SEED, spread=PLACED_SPREAD)
+            frames = torch.cat([frames, placed])
         log(f"rendered {len(frames)} clips")
         vae_train = toy_wan.train_vae if wan else train_vae
         vae_latents = toy_wan.normalised_latents if wan else scaled_latents
@@ -375,7 +391,7 @@ def main(argv=None) -> None:
             vae = vae_train(frames, args.vae_steps, log, args.device)
             latents = vae_latents(vae, frames)
             save_component(vae, out / "vae")
-        save_checkpoint({"latents": latents}, latents_file)
+        save_checkpoint({"latents": latents, "from_first_frame": from_first_frame}, latents_file)
         log(f"encoded latents {tuple(latents.shape)}")
     old_vocab_file = out / "tokenizer" / "vocab.json"
     old_vocab = json.loads(old_vocab_file.read_text()) if from_shipped and old_vocab_file.is_file() else None
@@ -406,7 +422,7 @@ def main(argv=None) -> None:
     stage = stage_class(
         unet, text_encoder, latents, tokens[:-1], tokens[-1], batch=args.batch, lr=args.lr,
         total_steps=args.unet_steps, device=args.device, bf16=args.bf16,
-        masks=encoded.attention_mask if wan else None,
+        masks=encoded.attention_mask if wan else None, from_first_frame=from_first_frame if wan else None,
     )  # fmt: skip
     history = []
     if has_state:
@@ -428,7 +444,8 @@ def main(argv=None) -> None:
         losses = stage.losses
         write_json(out / "training.json", {
             "runs": history + [this_run], "unet_steps": stage.step, "batch": args.batch, "train_seed": TRAIN_SEED,
-            "clips": args.clips, "final_loss": round(float(np.mean(losses[-200:])), 5),
+            "clips": args.clips, "placed_clips": args.placed_clips,
+            "final_loss": round(float(np.mean(losses[-200:])), 5),
             "loss_every_500_steps": [round(float(np.mean(losses[i:i + 500])), 5) for i in range(0, len(losses), 500)],
         })  # fmt: skip
         log(f"saved {out} and {state_file} after {stage.step} steps")
