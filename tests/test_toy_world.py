@@ -50,6 +50,19 @@ def test_fidelity_is_one_for_the_same_motion_and_minus_one_for_the_opposite():
     assert tracker.motion_fidelity(right, np.full_like(right, np.nan)) == 0.0  # nothing found: no credit
 
 
+@pytest.mark.parametrize("shape", clips.SHAPES)
+def test_the_tracker_names_each_shape_and_not_a_blob(shape):
+    """tracker.shape_of (the image evaluation's "keeps its shape"): every frame of a clip of each shape, at every
+    size a clip takes (a grow clip), is named right; a blob of another shape is not named as this one."""
+    clip = clips.render(clips.ClipSpec(shape, "orange", "grow", 3), num_frames=9)
+    masks = tracker.colour_masks(clip.frames)["orange"]
+    assert [tracker.shape_of(mask) for mask in masks] == [shape] * 9
+    others = [other for other in clips.SHAPES if other != shape]
+    still = clips.still(others[0], "orange", np.array([0.5, 0.5, 0.2]), seed=1)
+    assert tracker.shape_of(tracker.colour_masks(still[None])["orange"][0]) == others[0]
+    assert tracker.shape_of(np.zeros((32, 32), dtype=bool)) is None
+
+
 def test_no_object_is_found_in_a_grey_clip():
     grey = np.full((8, 32, 32, 3), 120, dtype=np.uint8)
     assert tracker.dominant_colour(grey) is None and not tracker.track(grey).found.any()

@@ -8,7 +8,8 @@ the frame where it is whole, on a background of its own; and generate from it wi
 it and the subject marked (`subject_at`, what a creator's click in the app gives: here the colour tracker's centre
 of the image's subject), the same seed, at the app's defaults. Per case:
 the motion fidelity of the image's subject (tracked by its colour) against the reference's path, whether the
-subject keeps its colour (the video's dominant colour), the first frame's PSNR against the fitted image, and where
+subject keeps its colour (the video's dominant colour), the share of frames after the first where it is there in its
+colour and its shape (tracker.shape_of), the first frame's PSNR against the fitted image, and where
 the subject goes: its mean distance from the reference's path moved to start where the image's subject stands
 ("from the image") and from the reference's path where it stood ("from the reference's place"). Needs a model
 trained to start from an image (ModelSpec.first_frame). bench/toy_image_recipe.py sweeps settings with it.
@@ -53,6 +54,12 @@ def path_distances(reference: np.ndarray, generated: np.ndarray) -> tuple[float,
     return float(near_image), float(near_reference)
 
 
+def kept_fraction(frames: np.ndarray, colour: str, shape: str) -> float:
+    """The share of frames after the first (the image's own) where the subject is there in its colour and shape."""
+    masks = tracker.colour_masks(frames[1:])[colour]
+    return float(np.mean([tracker.shape_of(mask) == shape for mask in masks]))
+
+
 def image_place(reference: clips.ToyClip, placement: str, rng: np.random.Generator) -> np.ndarray:
     """Where the image's subject stands (x, y, radius: fractions), at the reference's first size: "anywhere" it is
     whole in the frame, or where the reference's path "fits": moved to start there, it keeps the subject whole."""
@@ -95,6 +102,7 @@ def image_cases(model, per_group: int, steps: int, log, variants: dict | None = 
                 frames=frames,
                 fidelity=tracker.motion_fidelity(reference.trajectory, path),
                 colour_ok=tracker.dominant_colour(frames) == colour,
+                kept=kept_fraction(frames, colour, prompt.split()[-1]),
                 first_frame_psnr=psnr(frames[0], image),
                 near_image=near_image,
                 near_reference=near_reference,
@@ -106,18 +114,19 @@ def image_cases(model, per_group: int, steps: int, log, variants: dict | None = 
 
 
 def table(cases: list[dict], variants=VARIANTS) -> str:
-    rows = ["| variant | cases | motion fidelity | fidelity >= 0.8 | keeps its colour | first frame PSNR (dB) "
-            "| from the image (px) | from the reference's place (px) |",
-            "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows = ["| variant | cases | motion fidelity | fidelity >= 0.8 | keeps its colour | frames in colour and shape "
+            "| first frame PSNR (dB) | from the image (px) | from the reference's place (px) |",
+            "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for label in variants:
         values = [case[label] for case in cases]
         fidelity = np.array([v["fidelity"] for v in values])
         colour = np.mean([v["colour_ok"] for v in values])
+        kept = np.mean([v["kept"] for v in values])
         first_frame = np.mean([v["first_frame_psnr"] for v in values])
         near_image = np.nanmean([v["near_image"] for v in values])
         near_reference = np.nanmean([v["near_reference"] for v in values])
         cells = [label, len(values), f"{fidelity.mean():.2f}", f"{np.mean(fidelity >= 0.8):.0%}", f"{colour:.0%}",
-                 f"{first_frame:.1f}", f"{near_image:.1f}", f"{near_reference:.1f}"]  # fmt: skip
+                 f"{kept:.0%}", f"{first_frame:.1f}", f"{near_image:.1f}", f"{near_reference:.1f}"]  # fmt: skip
         rows.append("| " + " | ".join(map(str, cells)) + " |")
     return "\n".join(rows)
 
