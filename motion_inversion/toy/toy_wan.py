@@ -12,9 +12,9 @@ Clips are 9 frames (1 + 4 x 2, what the VAE takes; the UNet's toy world has 8), 
 Training objective: flow matching as Wan is trained (families/wan.py): x_s = (1 - s) x0 + s eps, target eps - x0,
 s on the shifted schedule. A share of the steps conditions on the first frame the way Wan 2.2 TI2V does: the first
 latent frame is given clean, with timestep 0 on its tokens, and only the other frames are denoised (and counted in
-the loss), so the same model can start a video from an image. Since session 15 the pool also holds clips whose
-paths are centred anywhere in the frame (train.py --placed-clips), always trained from their first frame: a creator's
-subject stands anywhere, the toy world's clips start it near the middle (docs/toy-wan.md, "Session 15").
+the loss), so the same model can start a video from an image. The pool also holds clips whose paths are centred
+anywhere in the frame (train.py --placed-clips), always trained from their first frame: a creator's subject stands
+anywhere, the toy world's clips start it near the middle (docs/toy-wan.md, "Session 15").
 """
 
 import numpy as np

@@ -364,6 +364,11 @@ def main(argv=None) -> None:
     if has_state:
         pool = load_checkpoint(latents_file)
         latents, from_first_frame = pool["latents"], pool.get("from_first_frame", from_first_frame)
+        if len(latents) != len(captions):
+            raise SystemExit(
+                f"--resume: the checkpoint in {checkpoint} holds {len(latents)} clips, this command asks "
+                f"for {len(captions)} (--clips + --placed-clips): use those of the run that made it"
+            )
         log(f"resuming from {state_file}")
     else:
         frames, _ = (toy_wan.clip_pool if wan else clip_pool)(args.clips, TRAIN_SEED)
