@@ -87,7 +87,8 @@ def image_cases(model, per_group: int, steps: int, log, variants: dict | None = 
                         prompt=reference.caption, seed=index, steps=steps, **(invert_options or {}))  # fmt: skip
         ((prompt, colour),) = other_prompts(spec, 1, rng)
         place = image_place(reference, placement, rng)
-        image = clips.still(prompt.split()[-1], colour, place, int(rng.integers(2**31)))
+        shape = prompt.split()[-1]
+        image = clips.still(shape, colour, place, int(rng.integers(2**31)))
         subject_at = tuple(tracker.track(image[None], colour).trajectory[0, :2] / clips.SIZE)
         case = dict(kind=spec.kind, group=next(g for g, kinds in GROUPS.items() if spec.kind in kinds), prompt=prompt,
                     reference=reference.frames, image=image)  # fmt: skip
@@ -102,7 +103,7 @@ def image_cases(model, per_group: int, steps: int, log, variants: dict | None = 
                 frames=frames,
                 fidelity=tracker.motion_fidelity(reference.trajectory, path),
                 colour_ok=tracker.dominant_colour(frames) == colour,
-                kept=kept_fraction(frames, colour, prompt.split()[-1]),
+                kept=kept_fraction(frames, colour, shape),
                 first_frame_psnr=psnr(frames[0], image),
                 near_image=near_image,
                 near_reference=near_reference,

@@ -120,6 +120,11 @@ def clip_pool(count: int, seed: int) -> tuple[torch.Tensor, list[str]]:
     return torch.from_numpy(frames), [spec.caption for spec in specs]
 
 
+def placed_clip_pool(count: int) -> tuple[torch.Tensor, list[str]]:
+    """The toy Wan's placed clips (--placed-clips): uint8 (count, 9, h, w, 3) clips whose subjects start anywhere."""
+    return toy_wan.clip_pool(count, PLACED_SEED, spread=PLACED_SPREAD)
+
+
 def to_pixels(frames: torch.Tensor) -> torch.Tensor:
     return frames.permute(0, 3, 1, 2).float() / 127.5 - 1.0  # (n, 3, h, w) in [-1, 1]
 
@@ -373,7 +378,7 @@ def main(argv=None) -> None:
     else:
         frames, _ = (toy_wan.clip_pool if wan else clip_pool)(args.clips, TRAIN_SEED)
         if args.placed_clips:
-            placed, _ = toy_wan.clip_pool(args.placed_clips, PLACED_SEED, spread=PLACED_SPREAD)
+            placed, _ = placed_clip_pool(args.placed_clips)
             frames = torch.cat([frames, placed])
         log(f"rendered {len(frames)} clips")
         vae_train = toy_wan.train_vae if wan else train_vae
