@@ -132,3 +132,39 @@ def test_placed_clips_start_anywhere_and_always_train_from_their_first_frame(tmp
     assert json.loads((tmp_path / "model" / "training.json").read_text())["placed_clips"] == 4
     with pytest.raises(SystemExit, match="holds 20 clips, this command asks for 16"):
         run(tmp_path, "--family", "wan", "--stop-at", "2", "--resume")  # without --placed-clips: another pool
+
+
+def test_sharpening_the_decoder_keeps_every_latent_and_the_models_history(tmp_path):
+    """sharpen_decoder trains the toy Wan VAE's decoder alone: the encoder (so every latent the transformer was
+    trained on, and every saved motion's) is unchanged to the bit, the decoder changes, the model's training.json
+    keeps the runs that made it and adds this one, and a stopped refit resumes at its step."""
+    import shutil
+    from pathlib import Path
+
+    from diffusers import AutoencoderKLWan
+
+    from motion_inversion.toy import sharpen_decoder
+
+    model = tmp_path / "model"
+    shutil.copytree(Path(__file__).parents[1] / "assets" / "toy-wan", model)
+    before = AutoencoderKLWan.from_pretrained(model / "vae")
+    weights_before = before.state_dict()
+    runs_before = json.loads((model / "training.json").read_text())["runs"]
+
+    def refit(*extra):
+        sharpen_decoder.main(["--model", str(model), "--checkpoint", str(tmp_path / "checkpoint"), "--clips", "4",
+                              "--save-every", "100", *extra])  # fmt: skip
+
+    refit("--steps", "2")
+    refit("--steps", "3", "--resume")
+    after = AutoencoderKLWan.from_pretrained(model / "vae")
+    for name, weights in after.state_dict().items():
+        frozen = name.startswith(("encoder.", "quant_conv."))
+        assert torch.equal(weights, weights_before[name]) == frozen, name
+    assert (after.config.latents_mean, after.config.latents_std) == (before.config.latents_mean,
+                                                                      before.config.latents_std)  # fmt: skip
+    runs = json.loads((model / "training.json").read_text())["runs"]
+    assert runs[: len(runs_before)] == runs_before
+    assert [run["decoder_steps"] for run in runs[len(runs_before) :]] == [[0, 2], [2, 3]]
+    with pytest.raises(SystemExit, match="no checkpoint"):
+        sharpen_decoder.main(["--model", str(model), "--checkpoint", str(tmp_path / "none"), "--resume"])

@@ -63,6 +63,25 @@ def test_the_tracker_names_each_shape_and_not_a_blob(shape):
     assert tracker.shape_of(np.zeros((32, 32), dtype=bool)) is None
 
 
+def test_the_image_benchmarks_ceiling_moves_the_images_subject_along_the_reference_path():
+    """evaluate_image's ceiling row: the reference's path drawn from the image's subject starts with the image
+    itself and follows the path from where the subject stands; near the edge the path leaves the frame and the
+    ceiling drops, as a generated video's fidelity would."""
+    from motion_inversion.toy.evaluate_image import drawn_from_image
+
+    reference = clips.render(clips.ClipSpec("circle", "red", "line-right", 5), num_frames=9)
+    radius = reference.trajectory[0, 2] / clips.SIZE / np.sqrt(np.pi)
+    scores = []
+    for x in (0.3, 0.85):
+        place = np.array([x, 0.6, radius])
+        drawn = drawn_from_image(reference, "square", "pink", place, seed=3)
+        assert np.array_equal(drawn[0], clips.still("square", "pink", place, seed=3))
+        path = tracker.track(drawn, "pink").trajectory
+        assert np.allclose(path[0, :2] / clips.SIZE, place[:2], atol=0.02)
+        scores.append(tracker.motion_fidelity(reference.trajectory, path))
+    assert scores[0] >= 0.95 and scores[1] < scores[0] - 0.1, scores
+
+
 def test_no_object_is_found_in_a_grey_clip():
     grey = np.full((8, 32, 32, 3), 120, dtype=np.uint8)
     assert tracker.dominant_colour(grey) is None and not tracker.track(grey).found.any()

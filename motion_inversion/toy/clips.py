@@ -167,7 +167,14 @@ def draw(shape: str, colour: str, place: np.ndarray, grey: np.ndarray, size: int
 def still(shape: str, colour: str, place: np.ndarray, seed: int, size: int = SIZE) -> np.ndarray:
     """A still image (size, size, 3) uint8 of the shape at `place` (x, y, radius: fractions) on a background of
     its own (`seed`): a creator's picture in the toy world."""
-    return draw(shape, colour, place, background(np.random.default_rng(seed), size, np.zeros((1, 2)))[0], size)
+    return moving_still(shape, colour, place[None], seed, size)[0]
+
+
+def moving_still(shape: str, colour: str, path: np.ndarray, seed: int, size: int = SIZE) -> np.ndarray:
+    """uint8 (frames, size, size, 3): `still`'s picture with its shape moved along `path` (frames, 3: x, y,
+    radius as fractions) and the background held still; a shape partly out of the frame is cut at its edge."""
+    grey = background(np.random.default_rng(seed), size, np.zeros((1, 2)))[0]
+    return np.stack([draw(shape, colour, place, grey, size) for place in path])
 
 
 def render(spec: ClipSpec, size: int = SIZE, num_frames: int = NUM_FRAMES, spread: float = CENTRE_SPREAD) -> ToyClip:
