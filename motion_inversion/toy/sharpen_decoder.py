@@ -13,7 +13,10 @@ the step go to `--checkpoint` every `--save-every` minutes (and on Ctrl-C or SIG
 import argparse
 import json
 import math
+import os
+import platform
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -72,6 +75,8 @@ def main(argv=None) -> None:
     def log(message: str) -> None:
         print(f"[{(time.time() - started) / 60:6.1f} min] {message}", flush=True)
 
+    command = "python -m motion_inversion.toy.sharpen_decoder " + " ".join(argv if argv is not None else sys.argv[1:])
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {args.device}"
     state_file = args.checkpoint / "decoder.pt"
     if args.resume and not state_file.is_file():
         raise SystemExit(f"--resume: no checkpoint in {args.checkpoint}; run without --resume")
@@ -97,8 +102,8 @@ def main(argv=None) -> None:
     first_step = step
 
     def save() -> None:
-        this_run = {"command": "python -m motion_inversion.toy.sharpen_decoder " + " ".join(argv or []),
-                    "decoder_steps": [first_step, step], "minutes": round((time.time() - started) / 60, 1),
+        this_run = {"command": command, "machine": machine, "decoder_steps": [first_step, step],
+                    "minutes": round((time.time() - started) / 60, 1),
                     "note": "the VAE's decoder alone (encoder frozen: latents unchanged)"}  # fmt: skip
         args.checkpoint.mkdir(parents=True, exist_ok=True)
         save_checkpoint({"vae": vae.state_dict(), "optimizer": optimizer.state_dict(),
