@@ -1,6 +1,6 @@
 """Train the toy Wan VAE's decoder alone, weighting the subject's pixels, so subjects come back in their shape.
 
-    python -m motion_inversion.toy.sharpen_decoder --model assets/toy-wan --steps 3000 --minutes 40
+    python -m motion_inversion.toy.sharpen_decoder --model assets/toy-wan --steps 3000 --threads 2  # 28 min on 2 cores
 
 The toy Wan's VAE was fitted by plain MSE, where a square's corners are a few pixels of a 32x32 frame: it drew
 squares round (docs/toy-wan.md, "Session 16"). The encoder stays frozen, so every latent (the transformer's training
@@ -27,7 +27,7 @@ from . import toy_wan, tracker
 from .train import TRAIN_SEED, load_checkpoint, placed_clip_pool, save_checkpoint, save_component, write_json
 
 # the subject and a pixel around it count this many times more than the background: 10 took the held-out round trip's
-# shape from 65% to 81% of frames in 1500 steps (docs/toy-wan.md, "Session 16")
+# shape from 65% to 81% of frames in 1500 steps; 30 kept no more shape and drew worse (docs/toy-wan.md, "Session 16")
 OBJECT_WEIGHT = 10.0
 BATCH = 8  # clips a step, as the VAE's own fit (toy_wan.train_vae)
 
