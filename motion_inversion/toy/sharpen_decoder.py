@@ -68,6 +68,8 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch threads on the CPU (0: torch's default)")
     args = parser.parse_args(argv)
+    if args.clips < 2 or args.steps < 1:
+        parser.error("--clips must be at least 2 (half of them placed) and --steps at least 1")
     if args.threads:
         torch.set_num_threads(args.threads)
     started = time.time()
