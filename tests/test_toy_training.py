@@ -143,7 +143,7 @@ def test_sharpening_the_decoder_keeps_every_latent_and_the_models_history(tmp_pa
 
     from diffusers import AutoencoderKLWan
 
-    from motion_inversion.toy import sharpen_decoder
+    from motion_inversion.toy import clips, sharpen_decoder, tracker
 
     model = tmp_path / "model"
     shutil.copytree(Path(__file__).parents[1] / "assets" / "toy-wan", model)
@@ -168,3 +168,11 @@ def test_sharpening_the_decoder_keeps_every_latent_and_the_models_history(tmp_pa
     assert [run["decoder_steps"] for run in runs[len(runs_before) :]] == [[0, 2], [2, 3]]
     with pytest.raises(SystemExit, match="no checkpoint"):
         sharpen_decoder.main(["--model", str(model), "--checkpoint", str(tmp_path / "none"), "--resume"])
+
+    # the loss weights the subject, found where the clip draws it, and nothing far from it
+    clip = clips.render(clips.ClipSpec("square", "pink", "line-right", 5), num_frames=9)
+    subject = sharpen_decoder.subject_masks(torch.from_numpy(clip.frames)[None])[0, 0].numpy()
+    size, fine = clips.SIZE, clips.SUPERSAMPLE
+    drawn = np.stack([clips.shape_mask("square", x / size, y / size, r / size / np.sqrt(np.pi), size)
+                      .reshape(size, fine, size, fine).any(axis=(1, 3)) for x, y, r in clip.trajectory])  # fmt: skip
+    assert subject[drawn].mean() > 0.95 and not subject[~tracker.grow(drawn, 2)].any()

@@ -32,19 +32,20 @@ OBJECT_WEIGHT = 10.0
 BATCH = 8  # clips a step, as the VAE's own fit (toy_wan.train_vae)
 
 
-def object_weights(frames: torch.Tensor, weight: float = OBJECT_WEIGHT) -> torch.Tensor:
-    """(n, 1, f, h, w) per-pixel loss weights for uint8 (n, f, h, w, 3) clips: 1 + `weight` on the subject (any toy
-    colour) grown by a pixel, so its anti-aliased edge counts as the subject."""
+def subject_masks(frames: torch.Tensor) -> torch.Tensor:
+    """bool (n, 1, f, h, w): where uint8 (n, f, h, w, 3) clips show their subject (any toy colour), grown by a pixel
+    so its anti-aliased edge counts as the subject. Computed once for the pool, not at every step."""
     flat = frames.flatten(0, 1).numpy()
     subject = np.any(np.stack(list(tracker.colour_masks(flat).values())), axis=0)
-    subject = torch.from_numpy(tracker.grow(subject, 1)).view(frames.shape[:4])
-    return 1 + weight * subject.float()[:, None]
+    return torch.from_numpy(tracker.grow(subject, 1)).view(frames.shape[:4])[:, None]
 
 
-def decoder_loss(vae, latents: torch.Tensor, frames: torch.Tensor, weight: float = OBJECT_WEIGHT) -> torch.Tensor:
-    """Weighted MSE of the decoded `latents` (n, c, 3, h/4, w/4; unnormalised) against their clips' `frames`."""
+def decoder_loss(vae, latents: torch.Tensor, frames: torch.Tensor, subjects: torch.Tensor,
+                 weight: float = OBJECT_WEIGHT) -> torch.Tensor:  # fmt: skip
+    """MSE of the decoded `latents` (n, c, 3, h/4, w/4; unnormalised) against their clips' `frames`, the pixels
+    `subjects` marks (subject_masks) weighted 1 + `weight`, the rest 1."""
     decoded = vae.decode(latents).sample
-    weights = object_weights(frames, weight).to(decoded.device)
+    weights = 1 + weight * subjects.to(decoded.device).float()
     return ((decoded - toy_wan.to_video(frames).to(decoded.device)).pow(2) * weights).mean() / weights.mean()
 
 
@@ -87,6 +88,7 @@ def main(argv=None) -> None:
     frames = torch.cat([toy_wan.clip_pool(args.clips - args.clips // 2, TRAIN_SEED)[0],
                         placed_clip_pool(args.clips // 2)[0]])  # fmt: skip
     latents = toy_wan.encode_pool(vae, frames)  # the frozen encoder's: the same with every decoder
+    subjects = subject_masks(frames)
     log(f"rendered and encoded {len(frames)} clips")
     parameters = decoder_parameters(vae)
     optimizer = torch.optim.AdamW(parameters, lr=args.lr)
@@ -127,7 +129,7 @@ def main(argv=None) -> None:
     try:
         while step < args.steps and time.time() - started < args.minutes * 60:
             pick = torch.randint(len(frames), (BATCH,), generator=generator)
-            loss = decoder_loss(vae, latents[pick].to(args.device), frames[pick], args.object_weight)
+            loss = decoder_loss(vae, latents[pick].to(args.device), frames[pick], subjects[pick], args.object_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
