@@ -29,6 +29,15 @@ GENERATION = {  # generate() overrides with an image (None: without the motion)
     "no value embedding": dict(value_mode="none"),
     "noise prior 0.5, strength 1.5": dict(noise_prior=0.5, strength=1.5),
     "noise prior 0.75": dict(noise_prior=0.75),
+    # session 17, all with the subject marked (docs/toy-wan.md, "Session 17")
+    "marked, motion until 0.4": {MARKED: True, "motion_until": 0.4},
+    "marked, motion until 0.6": {MARKED: True, "motion_until": 0.6},
+    "marked, every step": {MARKED: True, "motion_until": 1.0},
+    "marked, strength 0.5": {MARKED: True, "strength": 0.5},
+    "marked, strength 0.75": {MARKED: True, "strength": 0.75},
+    "marked, strength 1.25": {MARKED: True, "strength": 1.25},
+    "marked, value diff": {MARKED: True, "value_mode": "diff"},
+    "marked, noise prior 0.5": {MARKED: True, "noise_prior": 0.5},
 }
 INVERSION = {  # invert() overrides
     "the recipe's (learned without the first frame)": dict(first_frame_share=0.0),

@@ -107,6 +107,28 @@ def test_the_toy_wan_trains_resumes_and_loads_as_a_wan_pipeline(tmp_path):
     assert model.latent_frames(model.spec.num_frames) == 3  # 9 frames, 4x causal temporal compression
 
 
+def test_a_new_vae_with_2x_time_replaces_the_old_one_and_the_transformer_goes_on_from_its_weights(tmp_path):
+    """--new-vae --vae-temporal 2 (docs/toy-wan.md, "Session 17"): the model in --out gets a VAE whose latent frames
+    each cover 2 frames (5 for 9 frames), clips are cut to 1 + 2k frames, and its transformer is where it was."""
+    from diffusers import WanTransformer3DModel
+
+    run(tmp_path, "--family", "wan", "--stop-at", "1")
+    old = WanTransformer3DModel.from_pretrained(tmp_path / "model" / "transformer").state_dict()
+    new_vae = ["--new-vae", "--vae-temporal", "2", "--vae-object-weight", "10"]
+    train.main(["--out", str(tmp_path / "model"), "--checkpoint", str(tmp_path / "new"), *TINY_RUN, "--family", "wan",
+                "--resume", *new_vae, "--stop-at", "1"])  # fmt: skip
+    model = load_model(tmp_path / "model", device="cpu")
+    assert model.latent_frames(9) == 5 and model.spec.frame_step == 2 and model.usable_frames(10) == 9
+    pool = torch.load(tmp_path / "new" / "latents.pt", weights_only=True)["latents"]
+    assert pool.shape == (16, 16, 5, 8, 8)
+    new = model.denoiser.state_dict()
+    assert all(torch.allclose(new[name].float(), old[name].float(), atol=1e-3) for name in old)  # one step at 1e-5
+    with pytest.raises(SystemExit, match="add --resume"):
+        run(tmp_path / "other", "--family", "wan", "--new-vae")
+    with pytest.raises(SystemExit, match="add --family wan"):
+        run(tmp_path / "other", "--vae-object-weight", "10")
+
+
 def test_placed_clips_start_anywhere_and_always_train_from_their_first_frame(tmp_path):
     """--placed-clips (the toy Wan's image-to-video from a subject anywhere): the clips' subjects start far from the
     middle, their first latent frame is always given (not counted in the loss), and the pool records which they are."""
@@ -143,7 +165,7 @@ def test_sharpening_the_decoder_keeps_every_latent_and_the_models_history(tmp_pa
 
     from diffusers import AutoencoderKLWan
 
-    from motion_inversion.toy import clips, sharpen_decoder, tracker
+    from motion_inversion.toy import clips, sharpen_decoder, toy_wan, tracker
 
     model = tmp_path / "model"
     shutil.copytree(Path(__file__).parents[1] / "assets" / "toy-wan", model)
@@ -171,7 +193,7 @@ def test_sharpening_the_decoder_keeps_every_latent_and_the_models_history(tmp_pa
 
     # the loss weights the subject, found where the clip draws it, and nothing far from it
     clip = clips.render(clips.ClipSpec("square", "pink", "line-right", 5), num_frames=9)
-    subject = sharpen_decoder.subject_masks(torch.from_numpy(clip.frames)[None])[0, 0].numpy()
+    subject = toy_wan.subject_masks(torch.from_numpy(clip.frames)[None])[0, 0].numpy()
     size, fine = clips.SIZE, clips.SUPERSAMPLE
     drawn = np.stack([clips.shape_mask("square", x / size, y / size, r / size / np.sqrt(np.pi), size)
                       .reshape(size, fine, size, fine).any(axis=(1, 3)) for x, y, r in clip.trajectory])  # fmt: skip

@@ -23,21 +23,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import toy_wan, tracker
+from . import toy_wan
+from .toy_wan import subject_masks
 from .train import TRAIN_SEED, load_checkpoint, placed_clip_pool, save_checkpoint, save_component, write_json
 
 # the subject and a pixel around it count this many times more than the background: 10 took the held-out round trip's
 # shape from 65% to 81% of frames in 1500 steps; 30 kept no more shape and drew worse (docs/toy-wan.md, "Session 16")
 OBJECT_WEIGHT = 10.0
 BATCH = 8  # clips a step, as the VAE's own fit (toy_wan.train_vae)
-
-
-def subject_masks(frames: torch.Tensor) -> torch.Tensor:
-    """bool (n, 1, f, h, w): where uint8 (n, f, h, w, 3) clips show their subject (any toy colour), grown by a pixel
-    so its anti-aliased edge counts as the subject. Computed once for the pool, not at every step."""
-    flat = frames.flatten(0, 1).numpy()
-    subject = np.any(np.stack(list(tracker.colour_masks(flat).values())), axis=0)
-    return torch.from_numpy(tracker.grow(subject, 1)).view(frames.shape[:4])[:, None]
 
 
 def decoder_loss(vae, latents: torch.Tensor, frames: torch.Tensor, subjects: torch.Tensor,

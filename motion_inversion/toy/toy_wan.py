@@ -21,20 +21,25 @@ import numpy as np
 import torch
 
 from ..families.wan import shifted_sigmas
-from . import clips
+from . import clips, tracker
 
-NUM_FRAMES = 9  # 1 + 4k: what the causal VAE takes; 3 latent frames
+NUM_FRAMES = 9  # 1 + 4k: what the causal VAE takes; 3 latent frames (5 with --vae-temporal 2)
 FLOW_SHIFT = 2.0  # a small latent needs less shift than Wan's 480p (3.0); not measured on the toy yet
 FIRST_FRAME_SHARE = 0.3  # steps trained with the first latent frame given clean (image-to-video)
 LATENT_CHANNELS = 16
+TEMPORAL_FACTORS = (4, 2)  # frames per latent frame the toy VAE can have (the second down block always halves time)
 
 
-def build_vae():
+def build_vae(temporal: int = 4):
+    """`temporal`: frames per latent frame, 4 as the real Wan's VAE, or 2 (train.py --vae-temporal): a latent frame
+    of 4 frames holds where a moving toy subject is but not its corners (docs/toy-wan.md, "Session 17")."""
     from diffusers import AutoencoderKLWan
 
+    if temporal not in TEMPORAL_FACTORS:
+        raise ValueError(f"the toy Wan's VAE compresses time by one of {TEMPORAL_FACTORS}, not {temporal}")
     return AutoencoderKLWan(base_dim=16, z_dim=LATENT_CHANNELS, dim_mult=[1, 2, 2], num_res_blocks=1,
-                            temperal_downsample=[True, True], scale_factor_spatial=4,
-                            scale_factor_temporal=4)  # fmt: skip
+                            temperal_downsample=[temporal == 4, True], scale_factor_spatial=4,
+                            scale_factor_temporal=temporal)  # fmt: skip
 
 
 def build_transformer():
@@ -72,14 +77,27 @@ def to_video(frames: torch.Tensor) -> torch.Tensor:
     return frames.permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
 
 
-def train_vae(frames: torch.Tensor, steps: int, log, device="cpu", vae=None, lr=1e-3, batch: int = 8):
-    """Train a new video autoencoder on whole clips (`batch` a step), or go on training `vae`."""
+def train_vae(frames: torch.Tensor, steps: int, log, device="cpu", vae=None, lr=1e-3, batch: int = 8,
+              temporal: int = 4, object_weight: float = 0.0):  # fmt: skip
+    """Train a new video autoencoder on whole clips (`batch` a step), or go on training `vae`; `object_weight`: the
+    subject's pixels count 1 + this many times in the reconstruction error (subject_masks), 0 plain MSE."""
     from .train import fit_autoencoder
 
-    def draw(generator: torch.Generator) -> torch.Tensor:
-        return to_video(frames[torch.randint(len(frames), (batch,), generator=generator)])
+    subjects = subject_masks(frames) if object_weight else None
 
-    return fit_autoencoder(build_vae() if vae is None else vae, draw, steps, log, device, lr)
+    def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        pick = torch.randint(len(frames), (batch,), generator=generator)
+        return to_video(frames[pick]), None if subjects is None else 1 + object_weight * subjects[pick].float()
+
+    return fit_autoencoder(build_vae(temporal) if vae is None else vae, draw, steps, log, device, lr)
+
+
+def subject_masks(frames: torch.Tensor) -> torch.Tensor:
+    """bool (n, 1, f, h, w): where uint8 (n, f, h, w, 3) clips show their subject (any toy colour), grown by a pixel
+    so its anti-aliased edge counts as the subject. Computed once for the pool, not at every step."""
+    flat = frames.flatten(0, 1).numpy()
+    subject = np.any(np.stack(list(tracker.colour_masks(flat).values())), axis=0)
+    return torch.from_numpy(tracker.grow(subject, 1)).view(frames.shape[:4])[:, None]
 
 
 @torch.no_grad()

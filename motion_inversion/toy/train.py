@@ -26,6 +26,7 @@ a cosine to a tenth over `--unet-steps`), so a run can stop and resume anywhere.
 import argparse
 import contextlib
 import copy
+import functools
 import json
 import math
 import os
@@ -133,24 +134,27 @@ def train_vae(frames: torch.Tensor, steps: int, log, device="cpu", vae=None, lr=
     """Train a new autoencoder, or go on training `vae` (a refit to a changed toy world): 64 frames a step."""
     images = frames.flatten(0, 1)  # (clips*frames, h, w, 3)
 
-    def draw(generator: torch.Generator) -> torch.Tensor:
-        return to_pixels(images[torch.randint(len(images), (64,), generator=generator)])
+    def draw(generator: torch.Generator) -> tuple[torch.Tensor, None]:
+        return to_pixels(images[torch.randint(len(images), (64,), generator=generator)]), None
 
     return fit_autoencoder(build_vae() if vae is None else vae, draw, steps, log, device, lr)
 
 
 def fit_autoencoder(vae, draw, steps: int, log, device="cpu", lr=1e-3) -> "torch.nn.Module":
-    """Reconstruction + a little KL on batches from `draw(generator)`, the learning rate on a cosine to zero; the
-    toy UNet's frame VAE and the toy Wan's video VAE alike."""
+    """Reconstruction + a little KL on batches from `draw(generator)` -> (batch, per-pixel weights of the error or
+    None), the learning rate on a cosine to zero; the toy UNet's frame VAE and the toy Wan's video VAE alike."""
     vae = vae.to(device).train().requires_grad_(True)
     optimizer = torch.optim.AdamW(vae.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(1)
     for step in range(steps):
-        batch = draw(generator).to(device)
+        batch, weights = draw(generator)
+        batch = batch.to(device)
         posterior = vae.encode(batch).latent_dist
         reconstruction = vae.decode(posterior.sample()).sample
         kl = posterior.kl().mean() / batch[0].numel()
-        loss = F.mse_loss(reconstruction, batch) + 1e-4 * kl
+        error = (reconstruction - batch).pow(2)
+        error = error.mean() if weights is None else (error * weights.to(device)).mean() / weights.mean()
+        loss = error + 1e-4 * kl
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -323,6 +327,14 @@ def main(argv=None) -> None:
     parser.add_argument("--refit-vae", type=int, default=0, metavar="STEPS", help="with --resume from --out's "
                         "weights: first train its VAE this many more steps on the current toy world (after a change "
                         "to clips.py), then go on with the UNet")  # fmt: skip
+    parser.add_argument("--new-vae", action="store_true", help="--family wan, with --resume from --out's weights: "
+                        "train a new VAE (--vae-steps, --vae-temporal, --vae-object-weight) in place of --out's, "
+                        "re-encode the pool with it, and start the transformer from --out's weights")  # fmt: skip
+    parser.add_argument("--vae-temporal", type=int, choices=toy_wan.TEMPORAL_FACTORS, default=4,
+                        help="--family wan: frames per latent frame of a new VAE (4 as Wan's; 2 keeps moving "
+                        "shapes, docs/toy-wan.md)")  # fmt: skip
+    parser.add_argument("--vae-object-weight", type=float, default=0.0, help="--family wan: a new VAE's error "
+                        "counts the subject's pixels 1 + this many times (0: plain MSE)")  # fmt: skip
     parser.add_argument("--unet-steps", type=int, default=20000, help="length of the learning-rate schedule")
     parser.add_argument("--minutes", type=float, default=80.0, help="time budget of this run's UNet stage")
     parser.add_argument("--stop-at", type=int, default=0, help="stop when the UNet stage reaches this step (0: never)")
@@ -340,6 +352,10 @@ def main(argv=None) -> None:
     wan = args.family == "wan"
     if args.placed_clips and not wan:
         raise SystemExit("--placed-clips: only the toy Wan starts from an image; add --family wan")
+    if not wan and (args.new_vae or args.vae_temporal != 4 or args.vae_object_weight):
+        raise SystemExit("--new-vae, --vae-temporal, --vae-object-weight: the toy Wan's VAE; add --family wan")
+    if args.new_vae and (not args.resume or args.refit_vae):
+        raise SystemExit("--new-vae replaces the VAE of a model in --out: add --resume (and no --refit-vae)")
     out = args.out or Path("assets/toy-wan" if wan else "assets/toy-model")
     checkpoint = args.checkpoint or Path(f"{CHECKPOINT}-wan" if wan else CHECKPOINT)
     denoiser_folder = family_named(args.family).denoiser_folder
@@ -381,14 +397,21 @@ def main(argv=None) -> None:
             placed, _ = placed_clip_pool(args.placed_clips)
             frames = torch.cat([frames, placed])
         log(f"rendered {len(frames)} clips")
-        vae_train = toy_wan.train_vae if wan else train_vae
+        vae_train = train_vae
+        if wan:
+            vae_train = functools.partial(toy_wan.train_vae, temporal=args.vae_temporal,
+                                          object_weight=args.vae_object_weight)  # fmt: skip
         vae_latents = toy_wan.normalised_latents if wan else scaled_latents
         if from_shipped:
             from diffusers import AutoencoderKL, AutoencoderKLWan
 
             vae_class = AutoencoderKLWan if wan else AutoencoderKL
             vae = vae_class.from_pretrained(out / "vae").float().eval().requires_grad_(False).to(args.device)
-            if args.refit_vae:
+            if args.new_vae:
+                vae = vae_train(frames, args.vae_steps, log, args.device)
+                latents = vae_latents(vae, frames)
+                save_component(vae, out / "vae")
+            elif args.refit_vae:
                 vae = vae_train(frames, args.refit_vae, log, args.device, vae=vae, lr=3e-4)
                 latents = vae_latents(vae, frames)
                 save_component(vae, out / "vae")
@@ -409,7 +432,11 @@ def main(argv=None) -> None:
     # encoder, even when a run stops before its first save
     tokenizer = tiny_tokenizer(checkpoint / "tokenizer", WORDS, MAX_TOKENS)
     (toy_wan.build_scheduler() if wan else tiny_scheduler()).save_pretrained(out / "scheduler")
-    write_json(out / "motion_inversion.json", WAN_SPEC_DEFAULTS if wan else DEFAULTS)
+    if wan:  # clips are cut to 1 + k frames per latent frame of the VAE this model has
+        frames_per_latent = json.loads((out / "vae" / "config.json").read_text())["scale_factor_temporal"]
+        write_json(out / "motion_inversion.json", {**WAN_SPEC_DEFAULTS, "frame_step": frames_per_latent})
+    else:
+        write_json(out / "motion_inversion.json", DEFAULTS)
 
     # -- stage 2: text encoder + video UNet, together -----------------------------------------------------------
     if from_shipped:
