@@ -579,8 +579,17 @@ def preview_start(image, motion_name, subject_at, request: gr.Request, profile: 
 
 
 def preview_new_start(image, motion_name, request: gr.Request, profile: gr.OAuthProfile | None):
-    """A new start image: its fitted preview, and its subject not marked yet."""
-    return preview_start(image, motion_name, None, request, profile), ""
+    """A new start image: its fitted preview with a cross where its subject is guessed to stand, and that place for
+    Generate ("" when nothing stands out); a click on the preview corrects it."""
+    if not image:
+        return None, ""
+    motion_name = None if motion_name in (None, "", NO_MOTION) else motion_name
+    try:
+        guess = studio.guessed_subject(image, motion_name, DEFAULT_MODEL, owner_of(request, profile))
+    except MotionInversionError as error:
+        fail(error)
+    subject_at = "" if guess is None else f"{guess[0]:.3f}, {guess[1]:.3f}"
+    return preview_start(image, motion_name, subject_at, request, profile), subject_at
 
 
 def mark_subject(image, motion_name, request: gr.Request, profile: gr.OAuthProfile | None, event: gr.SelectData):
@@ -753,7 +762,8 @@ with gr.Blocks(title="motion-inversion", delete_cache=(3600, 86400)) as demo:
                     )  # fmt: skip
                 subject_at = gr.Textbox(
                     label="Your subject is at (x, y)", placeholder="click it in the fitted image; empty: not marked",
-                    info="an object motion starts from there, not from where the clip's subject stood",
+                    info="guessed when an image comes (the cross): click your subject to correct it. An object "
+                    "motion starts from there, not from where the clip's subject stood",
                     elem_id="subject-at",
                 )  # fmt: skip
                 compare = gr.Checkbox(label="Also generate without the motion (same seed), side by side")

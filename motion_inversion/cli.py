@@ -230,6 +230,22 @@ def _invert_many(args: argparse.Namespace) -> None:
         raise MotionInversionError(f"{len(failed)} of {len(results)} clips could not be learned (see above)")
 
 
+def _guessed_subject(image, motion, fit: str) -> tuple[float, float]:
+    """--subject-at auto: where the start image's subject stands, fitted to the motion's size (subject_guess.py)."""
+    from .subject_guess import guess_subject
+    from .video import read_image
+
+    if image is None:
+        raise MotionInversionError("--subject-at auto guesses the subject of a start image: give --image too")
+    guess = guess_subject(read_image(image, motion.height, motion.width, fit)[0])
+    if guess is None:
+        raise MotionInversionError(
+            f"nothing in {image} stands out from its edges to guess as its subject: give --subject-at X,Y"
+        )
+    print(f"subject guessed at {guess[0]:.3f},{guess[1]:.3f} of the fitted image (--subject-at X,Y to say otherwise)")
+    return guess
+
+
 def _generate(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
@@ -246,6 +262,8 @@ def _generate(args: argparse.Namespace) -> None:
         from .video import check_image
 
         check_image(args.image)
+    if args.subject_at == "auto":
+        args.subject_at = _guessed_subject(args.image, motion, args.fit)
     placed_on_image(motion, args.motion_type, args.image, args.subject_at)  # its refusals, before the model
     out = Path(args.out) if args.out else Path(f"{Path(args.motion).stem}-seed{args.seed}.mp4")
     _check_writable(out)
@@ -406,8 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--fit", choices=FIT_MODES, default="crop", help="fit the image: crop (default), pad or "
                           "stretch")  # fmt: skip
     generate.add_argument("--subject-at", metavar="X,Y", help="where the image's subject stands, as fractions of the "
-                          "fitted image (0,0 top left; e.g. 0.3,0.6): an object motion starts there rather than where "
-                          "the reference's subject stood")  # fmt: skip
+                          "fitted image (0,0 top left; e.g. 0.3,0.6), or auto (guessed from the image): an object "
+                          "motion starts there rather than where the reference's subject stood")  # fmt: skip
     generate.add_argument("--device", help="cuda, cuda:1, cpu (default: cuda when available)")
     generate.add_argument("--offload", action="store_true", help=OFFLOAD_HELP)
     generate.add_argument("--out", help="mp4 to write (default: MOTION-seedN.mp4)")

@@ -27,6 +27,7 @@ from .motion_match import MotionMatch, draw_tracks, match_files
 from .owners import Libraries
 from .progress import Progress, ProgressCallback, report
 from .scratch import Scratch
+from .subject_guess import guess_subject
 from .video import Clip, check_image, probe_clip, read_image, read_whole_clip, write_mp4
 
 MAX_CLIP_SECONDS = float(os.environ.get("MOTION_INVERSION_MAX_CLIP_SECONDS", "120"))
@@ -207,6 +208,13 @@ class Studio:
         path = self.scratch.new_folder() / "start-frame.png"
         Image.fromarray(frame).save(path)
         return path
+
+    def guessed_subject(self, image: str | os.PathLike, motion_name: str | None, model_name: str, owner: str = "",
+                        fit: str = "crop") -> tuple[float, float] | None:  # fmt: skip
+        """Where the subject of the start image, fitted as the video will begin with it, most likely stands ((x, y)
+        fractions; subject_guess.py), or None; loads no model weights."""
+        height, width = self.video_size(motion_name, model_name, owner)
+        return guess_subject(read_image(image, height, width, fit)[0])
 
     def generate(
         self, motion_name: str | None, prompt: str, negative_prompt: str = "", motion_type: str = "object",

@@ -281,6 +281,15 @@ def test_the_start_image_is_previewed_as_fitted(app, tmp_path):
     marked = np.asarray(Image.open(app.preview_start(str(wide), app.NO_MOTION, "0.5, 0.5", request, None)))
     assert tuple(marked[16, 16]) == (255, 255, 255)  # another motion picked: the mark stays drawn
 
+    # an image with a subject: its place is guessed, put in the box for Generate and marked on the preview
+    pixels = np.full((TINY_SIZE[0], TINY_SIZE[1], 3), 90, dtype=np.uint8)
+    pixels[4:12, -12:-4] = (230, 210, 40)  # a yellow square, top right
+    Image.fromarray(pixels).save(tmp_path / "square.png")
+    preview, subject_at = app.preview_new_start(str(tmp_path / "square.png"), app.NO_MOTION, request, None)
+    x, y = map(float, subject_at.split(","))
+    assert abs(x - (TINY_SIZE[1] - 8) / TINY_SIZE[1]) < 0.03 and abs(y - 8 / TINY_SIZE[0]) < 0.03, subject_at
+    assert tuple(np.asarray(Image.open(preview))[int(y * TINY_SIZE[0]), int(x * TINY_SIZE[1])]) == (255, 255, 255)
+
 
 def test_a_refused_upload_is_deleted_and_no_other_file_is(app, tmp_path):
     from gradio.utils import get_upload_folder

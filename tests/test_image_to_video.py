@@ -2,6 +2,7 @@
 the first frame is the image's, models without it refuse, and anything that is not an image is refused."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -193,3 +194,18 @@ def test_the_cli_places_the_motion_on_the_marked_subject(tiny_wan_dir, first_fra
                            "--subject-at", "0.5,0.5", "--steps", "2", "--out", out)  # fmt: skip
     assert code == 0, err
     assert read_clip(out, 100, 64, 96).frames.shape == (17, 64, 96, 3)
+
+    # --subject-at auto: the red block in the middle of the cropped photo is guessed, said, and used
+    Image.fromarray(np.full((64, 96, 3), 128, dtype=np.uint8)).save(tmp_path / "grey.png")
+    for image, message in ((tmp_path / "grey.png", "stands out from its edges"), (None, "give --image too")):
+        options = [] if image is None else ["--image", image]
+        code, _, err = run_cli("generate", known, "--model", tiny_wan_dir, "--prompt", "x", *options,
+                               "--subject-at", "auto", "--out", tmp_path / "guessed.mp4")  # fmt: skip
+        assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+    guessed_video = tmp_path / "guessed.mp4"
+    code, printed, err = run_cli("generate", known, "--model", tiny_wan_dir, "--prompt", "x", "--image", photo,
+                                 "--subject-at", "auto", "--steps", "2", "--out", guessed_video)  # fmt: skip
+    assert code == 0, err
+    guessed = re.search(r"subject guessed at ([\d.]+),([\d.]+)", printed)
+    assert guessed and all(abs(float(value) - 0.5) < 0.03 for value in guessed.groups()), printed
+    assert guessed_video.is_file()

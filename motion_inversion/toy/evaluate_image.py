@@ -6,7 +6,8 @@ For held-out object-motion references (evaluate.py's, pans left out: an image's 
 the motion, then take a still image of another shape in another colour, at the reference's first size, anywhere in
 the frame where it is whole, on a background of its own; and generate from it without the motion, with it, and with
 it and the subject marked (`subject_at`, what a creator's click in the app gives: here the colour tracker's centre
-of the image's subject), the same seed, at the app's defaults. Per case:
+of the image's subject), and with it and the subject guessed (subject_guess.py: what the app marks when nothing is
+clicked), the same seed, at the app's defaults. Per case:
 the motion fidelity of the image's subject (tracked by its colour) against the reference's path, whether the
 subject keeps its colour (the video's dominant colour), the share of frames after the first where it is there in its
 colour and its shape (tracker.shape_of), the first frame's PSNR against the fitted image, and where
@@ -26,6 +27,7 @@ import numpy as np
 from ..generation import generate
 from ..inversion import invert
 from ..models import load_model
+from ..subject_guess import guess_subject
 from ..video import Clip
 from . import clips, tracker
 from .evaluate import EVAL_SEED, GROUPS, other_prompts, reference_specs
@@ -39,9 +41,11 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if error == 0 else float(10 * np.log10(255.0**2 / error))
 
 
-# label -> generate() overrides (None: without the motion); MARKED stands for the image subject's place
-MARKED = "subject_at"
-VARIANTS = {"no motion": None, "with motion": {}, "with motion, subject marked": {MARKED: True}}
+# label -> generate() overrides (None: without the motion); MARKED stands for the image subject's place: True the
+# tracker's centre (a click), GUESSED subject_guess's (what the app marks when nothing is clicked)
+MARKED, GUESSED = "subject_at", "guess"
+VARIANTS = {"no motion": None, "with motion": {}, "with motion, subject marked": {MARKED: True},
+            "with motion, subject guessed": {MARKED: GUESSED}}  # fmt: skip
 # not generated: the reference's path drawn from the image's subject, the most a video from this image can score
 # (a path that leaves the frame is cut there, as in a generated video: fidelity and shape are lost with it)
 CEILING = "the path drawn from the image (ceiling)"
@@ -124,7 +128,8 @@ def image_cases(model, per_group: int, steps: int, log, variants: dict | None = 
         case[CEILING] = measured(drawn, reference, image, colour, shape)
         for label, overrides in variants.items():
             used = None if overrides is None else motion
-            overrides = {key: subject_at if key == MARKED else value for key, value in (overrides or {}).items()}
+            places = {True: subject_at, GUESSED: guess_subject(image)}
+            overrides = {key: places[value] if key == MARKED else value for key, value in (overrides or {}).items()}
             frames = generate(model, used, prompt, seed=index, image=image, motion_type="object",
                               **overrides).numpy()  # fmt: skip
             case[label] = measured(frames, reference, image, colour, shape)
