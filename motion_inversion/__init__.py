@@ -26,6 +26,7 @@ _PUBLIC = {  # name -> the module that defines it
     "load_model": "models",
     "Motion": "motion",
     "MotionAttnProcessor": "processor",
+    "guess_subject": "subject_guess",
     "WanMotionAttnProcessor": "wan_processor",
 }
 __all__ = sorted(_PUBLIC)
