@@ -126,9 +126,9 @@ def image_cases(model, per_group: int, steps: int, log, variants: dict | None = 
                     reference=reference.frames, image=image)  # fmt: skip
         drawn = drawn_from_image(reference, shape, colour, place, background_seed)
         case[CEILING] = measured(drawn, reference, image, colour, shape)
+        places = {True: subject_at, GUESSED: guess_subject(image)}
         for label, overrides in variants.items():
             used = None if overrides is None else motion
-            places = {True: subject_at, GUESSED: guess_subject(image)}
             overrides = {key: places[value] if key == MARKED else value for key, value in (overrides or {}).items()}
             frames = generate(model, used, prompt, seed=index, image=image, motion_type="object",
                               **overrides).numpy()  # fmt: skip
