@@ -123,6 +123,18 @@ def test_a_new_vae_with_2x_time_replaces_the_old_one_and_the_transformer_goes_on
     assert pool.shape == (16, 16, 5, 8, 8)
     new = model.denoiser.state_dict()
     assert all(torch.allclose(new[name].float(), old[name].float(), atol=1e-3) for name in old)  # one step at 1e-5
+    # the subject-weighted error is what trains it: from the same start, the weighting changes the weights
+    from motion_inversion.toy import toy_wan
+
+    frames = toy_wan.clip_pool(4, 0)[0]
+
+    def fitted(weight):
+        torch.manual_seed(0)
+        return toy_wan.train_vae(frames, 2, lambda message: None, temporal=2, object_weight=weight).state_dict()
+
+    plain, again, weighted = fitted(0.0), fitted(0.0), fitted(10.0)
+    assert all(torch.equal(plain[name], again[name]) for name in plain)
+    assert not all(torch.equal(plain[name], weighted[name]) for name in plain)
     with pytest.raises(SystemExit, match="add --resume"):
         run(tmp_path / "other", "--family", "wan", "--new-vae")
     with pytest.raises(SystemExit, match="add --family wan"):
