@@ -1,5 +1,5 @@
 """How often a toy Wan's VAE alone gives a subject back in its shape: held-out clips encoded and decoded, frames after
-the first, each named by tracker.shape_of (the measure evaluate_image's "frames in colour and shape" uses). No video
+the first, each named by tracker.shape_of (evaluate_image.kept_fraction, its "frames in colour and shape"). No video
 generated from an image can keep a shape more often than its VAE does (docs/toy-wan.md, "Shape: the VAE's share").
 
     PYTHONPATH=. python bench/toy_vae_shapes.py --models assets/toy-wan runs/toy-wan-2x [--clips 120]
@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from motion_inversion.models import load_model
-from motion_inversion.toy import clips, toy_wan, tracker
+from motion_inversion.toy import clips, toy_wan
+from motion_inversion.toy.evaluate_image import kept_fraction
 from motion_inversion.toy.train import PLACED_SPREAD
 
 HELD_OUT_SEED = 4242  # the trainer draws from 0 and its placed clips from PLACED_SEED
@@ -35,15 +36,14 @@ def held_out_clips(count: int) -> list[clips.ToyClip]:
 def shapes_kept(model_name: str, toy_clips: list[clips.ToyClip]) -> dict[str, float]:
     """The share of frames after the first in their shape: all, moving subjects (and per shape), the rest."""
     model = load_model(model_name, device="cpu")
-    kept: dict[str, list[bool]] = {}
+    kept: dict[str, list[float]] = {}
     for clip in toy_clips:
         frames = model.decode_latents(model.encode_frames(torch.from_numpy(clip.frames))).numpy()
-        masks = tracker.colour_masks(frames[1:])[clip.spec.colour]
-        hits = [tracker.shape_of(mask) == clip.spec.shape for mask in masks]
+        kept_here = kept_fraction(frames, clip.spec.colour, clip.spec.shape)  # every clip has 8 frames after the first
         moving = clip.spec.kind.startswith(MOVING)
         for key in ("all", "moving" if moving else "the rest", *([f"moving {clip.spec.shape}s"] if moving else [])):
-            kept.setdefault(key, []).extend(hits)
-    return {key: float(np.mean(hits)) for key, hits in kept.items()}
+            kept.setdefault(key, []).append(kept_here)
+    return {key: float(np.mean(shares)) for key, shares in kept.items()}
 
 
 def main() -> None:
