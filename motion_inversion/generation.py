@@ -131,6 +131,14 @@ def generate(
         raise MotionInversionError(
             f"this motion was learned on '{motion.base_model}', not on '{model.name}': load that base model"
         )
+    if motion is not None and motion.embedding_frames != model.latent_frames(motion.num_frames):
+        # another VAE under the same name (the toy Wan's went from 3 to 5 latent frames in session 19): resampled,
+        # such a motion moved nothing (object fidelity 0.11 against 0.88 relearned; docs/toy-wan.md, "Session 19")
+        raise MotionInversionError(
+            f"this motion was learned on an earlier version of {model.name} ({motion.embedding_frames} latent "
+            f"frames for its {motion.num_frames} frames, this one makes {model.latent_frames(motion.num_frames)}): "
+            "learn it again from its clip"
+        )
     if image is not None and not spec.first_frame:
         raise MotionInversionError(
             f"{model.name} cannot start a video from an image: models that can: {first_frame_models()}"

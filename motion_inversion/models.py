@@ -94,11 +94,12 @@ REGISTRY: dict[str, ModelSpec] = {
             description="the project's own tiny text-to-video model of coloured shapes (CPU, offline)",
         ),
         ModelSpec(
-            # The toy world on Wan's classes (toy/toy_wan.py); 9 frames: what its 4x causal VAE takes (1 + 4 x 2).
+            # The toy world on Wan's classes (toy/toy_wan.py); 9 frames: what its 2x causal VAE takes (1 + 2 x 4);
+            # 2x, not Wan's 4x, keeps a moving subject's shape (docs/toy-wan.md, "Session 19").
             # Recipe chosen on references of its own (bench/toy_recipe.py, docs/toy-wan.md, session 13): embeddings
             # in all 6 blocks (object motion 0.90, pans 0.97; Wan's default every 3rd of the last 13 = blocks 0 and
             # 3: 0.85, 0.96); lr, steps, value modes, motion_until and noise prior as the toy UNet's, within noise.
-            "toy-wan", str(TOY_WAN_DIR), height=32, width=32, num_frames=9, steps=25, guidance=5.0, frame_step=4,
+            "toy-wan", str(TOY_WAN_DIR), height=32, width=32, num_frames=9, steps=25, guidance=5.0, frame_step=2,
             invert_steps=200, lr=0.1, noise_prior=0.5, family="wan", per_token_timesteps=True, first_frame=True,
             target_blocks=("*",),
             motion_until={"camera": 1.0, "object": 0.8, "hybrid": 0.8},

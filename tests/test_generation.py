@@ -83,6 +83,20 @@ def test_refusals(tiny_model, motion):
         generate(tiny_model, motion, "a cat", steps=2, callback=lambda step, total: True)
 
 
+def test_a_motion_from_an_earlier_version_of_the_model_is_refused(tiny_model, motion):
+    """Same name, another VAE (the toy Wan's 4x -> 2x, session 19): its embeddings cover other latent frames, and
+    resampled they moved nothing, so generate says to relearn rather than make a still video."""
+    from motion_inversion.embeddings import resample_frames
+
+    half = motion.embedding_frames // 2
+    embeddings = {name: resample_frames(tensor, half) for name, tensor in motion.embeddings.items()}
+    earlier = dataclasses.replace(motion, embeddings=embeddings)
+    n = motion.num_frames
+    expected = rf"earlier version of tiny-unet3d \({half} latent frames for its {n} frames, this one makes {n}\)"
+    with pytest.raises(MotionInversionError, match=expected + ": learn it again from its clip"):
+        generate(tiny_model, earlier, "a cat", steps=2)
+
+
 def test_an_error_mid_generation_leaves_the_original_processors(tiny_model, motion):
     from test_inversion import Interrupted, fail_at_step
 

@@ -102,25 +102,25 @@ def test_the_toy_wan_trains_resumes_and_loads_as_a_wan_pipeline(tmp_path):
     assert torch.equal(straight["generator"], resumed["generator"])
     assert torch.allclose(torch.tensor(straight["losses"]), torch.tensor(resumed["losses"]), rtol=1e-4)
     model = load_model(tmp_path / "resumed" / "model", device="cpu")
-    assert (model.spec.name, model.family.name, model.spec.frame_step) == ("toy-wan", "wan", 4)
+    assert (model.spec.name, model.family.name, model.spec.frame_step) == ("toy-wan", "wan", 2)
     assert type(model.denoiser).__name__ == "WanTransformer3DModel" and type(model.vae).__name__ == "AutoencoderKLWan"
-    assert model.latent_frames(model.spec.num_frames) == 3  # 9 frames, 4x causal temporal compression
+    assert model.latent_frames(model.spec.num_frames) == 5  # 9 frames, the shipped toy Wan's 2x causal VAE
 
 
-def test_a_new_vae_with_2x_time_replaces_the_old_one_and_the_transformer_goes_on_from_its_weights(tmp_path):
-    """--new-vae --vae-temporal 2 (docs/toy-wan.md, "Session 17"): the model in --out gets a VAE whose latent frames
-    each cover 2 frames (5 for 9 frames), clips are cut to 1 + 2k frames, and its transformer is where it was."""
+def test_a_new_vae_with_wans_4x_time_replaces_the_old_one_and_the_transformer_goes_on_from_its_weights(tmp_path):
+    """--new-vae --vae-temporal 4 (docs/toy-wan.md, "Session 17"): the model in --out (2x, the default) gets a VAE
+    whose latent frames each cover 4 frames, as Wan's (3 for 9 frames), and its transformer is where it was."""
     from diffusers import WanTransformer3DModel
 
     run(tmp_path, "--family", "wan", "--stop-at", "1")
     old = WanTransformer3DModel.from_pretrained(tmp_path / "model" / "transformer").state_dict()
-    new_vae = ["--new-vae", "--vae-temporal", "2", "--vae-object-weight", "10"]
+    new_vae = ["--new-vae", "--vae-temporal", "4", "--vae-object-weight", "10"]
     train.main(["--out", str(tmp_path / "model"), "--checkpoint", str(tmp_path / "new"), *TINY_RUN, "--family", "wan",
                 "--resume", *new_vae, "--stop-at", "1"])  # fmt: skip
     model = load_model(tmp_path / "model", device="cpu")
-    assert model.latent_frames(9) == 5 and model.spec.frame_step == 2 and model.usable_frames(10) == 9
+    assert model.latent_frames(9) == 3 and model.spec.frame_step == 4 and model.usable_frames(10) == 9
     pool = torch.load(tmp_path / "new" / "latents.pt", weights_only=True)["latents"]
-    assert pool.shape == (16, 16, 5, 8, 8)
+    assert pool.shape == (16, 16, 3, 8, 8)
     new = model.denoiser.state_dict()
     assert all(torch.allclose(new[name].float(), old[name].float(), atol=1e-3) for name in old)  # one step at 1e-5
     # the subject-weighted error is what trains it: from the same start, the weighting changes the weights

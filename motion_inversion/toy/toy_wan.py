@@ -1,13 +1,14 @@
 """The toy Wan: a tiny model of Wan's classes for the toy world, and what training it needs (train.py --family wan).
 
 Components, as in Wan 2.1 (families/wan.py drives them exactly as it drives the real model):
-- `AutoencoderKLWan` with 4x causal temporal compression, as the real VAE (so motion embeddings act on latent frames
-  that each cover 4 video frames), and 4x spatial (32x32 frames -> 8x8 latents; the real one is 8x);
+- `AutoencoderKLWan`, causal, with 2x temporal compression (the real VAE's is 4x: a toy latent frame of 4 frames
+  holds where a moving subject is but not its corners, docs/toy-wan.md "Session 17"; `build_vae(4)` builds Wan's),
+  and 4x spatial (32x32 frames -> 8x8 latents; the real one is 8x);
 - `WanTransformer3DModel` with 1x1 patches (8x8 tokens per latent frame; the real model's 2x2 patches would leave 4x4
   tokens, about one per toy object), 6 blocks of 128 channels;
 - a small `UMT5EncoderModel` over the toy vocabulary;
 - the flow-matching `UniPCMultistepScheduler` Wan's repos ship.
-Clips are 9 frames (1 + 4 x 2, what the VAE takes; the UNet's toy world has 8), so 3 latent frames.
+Clips are 9 frames (1 + 2 x 4, what the VAE takes; the UNet's toy world has 8), so 5 latent frames.
 
 Training objective: flow matching as Wan is trained (families/wan.py): x_s = (1 - s) x0 + s eps, target eps - x0,
 s on the shifted schedule. A share of the steps conditions on the first frame the way Wan 2.2 TI2V does: the first
@@ -23,16 +24,17 @@ import torch
 from ..families.wan import shifted_sigmas
 from . import clips, tracker
 
-NUM_FRAMES = 9  # 1 + 4k: what the causal VAE takes; 3 latent frames (5 with --vae-temporal 2)
+NUM_FRAMES = 9  # 1 + 2k (and 1 + 4k): what the causal VAE takes; 5 latent frames (3 with Wan's 4x)
 FLOW_SHIFT = 2.0  # a small latent needs less shift than Wan's 480p (3.0); not measured on the toy yet
 FIRST_FRAME_SHARE = 0.3  # steps trained with the first latent frame given clean (image-to-video)
 LATENT_CHANNELS = 16
-TEMPORAL_FACTORS = (4, 2)  # frames per latent frame the toy VAE can have (the second down block always halves time)
+TEMPORAL_FACTORS = (2, 4)  # frames per latent frame the toy VAE can have (the second down block always halves time)
+VAE_TEMPORAL = 2  # the shipped toy Wan's: shapes kept 94% against 85% with 4 (docs/toy-wan.md, "Session 17")
 
 
-def build_vae(temporal: int = 4):
-    """`temporal`: frames per latent frame, 4 as the real Wan's VAE, or 2 (train.py --vae-temporal): a latent frame
-    of 4 frames holds where a moving toy subject is but not its corners (docs/toy-wan.md, "Session 17")."""
+def build_vae(temporal: int = VAE_TEMPORAL):
+    """`temporal`: frames per latent frame, 2 (the shipped toy Wan's) or 4 as the real Wan's VAE (train.py
+    --vae-temporal): a latent frame of 4 frames holds where a moving toy subject is but not its corners."""
     from diffusers import AutoencoderKLWan
 
     if temporal not in TEMPORAL_FACTORS:
@@ -78,7 +80,7 @@ def to_video(frames: torch.Tensor) -> torch.Tensor:
 
 
 def train_vae(frames: torch.Tensor, steps: int, log, device="cpu", vae=None, lr=1e-3, batch: int = 8,
-              temporal: int = 4, object_weight: float = 0.0):  # fmt: skip
+              temporal: int = VAE_TEMPORAL, object_weight: float = 0.0):  # fmt: skip
     """Train a new video autoencoder on whole clips (`batch` a step), or go on training `vae`; `object_weight`: the
     subject's pixels count 1 + this many times in the reconstruction error (subject_masks), 0 plain MSE."""
     from .train import fit_autoencoder

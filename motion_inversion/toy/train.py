@@ -330,9 +330,9 @@ def main(argv=None) -> None:
     parser.add_argument("--new-vae", action="store_true", help="--family wan, with --resume from --out's weights: "
                         "train a new VAE (--vae-steps, --vae-temporal, --vae-object-weight) in place of --out's, "
                         "re-encode the pool with it, and start the transformer from --out's weights")  # fmt: skip
-    parser.add_argument("--vae-temporal", type=int, choices=toy_wan.TEMPORAL_FACTORS, default=4,
-                        help="--family wan: frames per latent frame of a new VAE (4 as Wan's; 2 keeps moving "
-                        "shapes, docs/toy-wan.md)")  # fmt: skip
+    parser.add_argument("--vae-temporal", type=int, choices=toy_wan.TEMPORAL_FACTORS, help="--family wan: frames "
+                        "per latent frame of a new VAE (default 2, the shipped toy Wan's: it keeps moving shapes; "
+                        "4 as Wan's)")  # fmt: skip
     parser.add_argument("--vae-object-weight", type=float, default=0.0, help="--family wan: a new VAE's error "
                         "counts the subject's pixels 1 + this many times (0: plain MSE)")  # fmt: skip
     parser.add_argument("--unet-steps", type=int, default=20000, help="length of the learning-rate schedule")
@@ -352,7 +352,7 @@ def main(argv=None) -> None:
     wan = args.family == "wan"
     if args.placed_clips and not wan:
         raise SystemExit("--placed-clips: only the toy Wan starts from an image; add --family wan")
-    if not wan and (args.new_vae or args.vae_temporal != 4 or args.vae_object_weight):
+    if not wan and (args.new_vae or args.vae_temporal or args.vae_object_weight):
         raise SystemExit("--new-vae, --vae-temporal, --vae-object-weight: the toy Wan's VAE; add --family wan")
     if args.new_vae and (not args.resume or args.refit_vae):
         raise SystemExit("--new-vae replaces the VAE of a model in --out: add --resume (and no --refit-vae)")
@@ -399,7 +399,7 @@ def main(argv=None) -> None:
         log(f"rendered {len(frames)} clips")
         vae_train = train_vae
         if wan:
-            vae_train = functools.partial(toy_wan.train_vae, temporal=args.vae_temporal,
+            vae_train = functools.partial(toy_wan.train_vae, temporal=args.vae_temporal or toy_wan.VAE_TEMPORAL,
                                           object_weight=args.vae_object_weight)  # fmt: skip
         vae_latents = toy_wan.normalised_latents if wan else scaled_latents
         if from_shipped:
