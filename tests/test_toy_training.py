@@ -97,6 +97,9 @@ def test_the_toy_wan_trains_resumes_and_loads_as_a_wan_pipeline(tmp_path):
 
     straight = run_wan(tmp_path / "straight", "--stop-at", "3")
     run_wan(tmp_path / "resumed", "--stop-at", "2")
+    elsewhere = ["--out", str(tmp_path / "elsewhere"), "--checkpoint", str(tmp_path / "resumed" / "checkpoint")]
+    with pytest.raises(SystemExit, match="elsewhere has no vae/: resume into the folder this checkpoint's run wrote"):
+        train.main([*elsewhere, *TINY_RUN, "--family", "wan", "--resume", "--stop-at", "3"])  # its VAE is in model/
     resumed = run_wan(tmp_path / "resumed", "--stop-at", "3", "--resume")
     assert straight["step"] == resumed["step"] == 3
     assert torch.equal(straight["generator"], resumed["generator"])

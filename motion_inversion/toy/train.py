@@ -433,6 +433,8 @@ def main(argv=None) -> None:
     tokenizer = tiny_tokenizer(checkpoint / "tokenizer", WORDS, MAX_TOKENS)
     (toy_wan.build_scheduler() if wan else tiny_scheduler()).save_pretrained(out / "scheduler")
     if wan:  # clips are cut to 1 + k frames per latent frame of the VAE this model has
+        if not (out / "vae" / "config.json").is_file():  # a checkpoint holds the latents, not the VAE that made them
+            raise SystemExit(f"{out} has no vae/: resume into the folder this checkpoint's run wrote (or a copy)")
         frames_per_latent = json.loads((out / "vae" / "config.json").read_text())["scale_factor_temporal"]
         write_json(out / "motion_inversion.json", {**WAN_SPEC_DEFAULTS, "frame_step": frames_per_latent})
     else:
