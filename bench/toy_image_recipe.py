@@ -38,12 +38,23 @@ GENERATION = {  # generate() overrides with an image (None: without the motion)
     "marked, strength 1.25": {MARKED: True, "strength": 1.25},
     "marked, value diff": {MARKED: True, "value_mode": "diff"},
     "marked, noise prior 0.5": {MARKED: True, "noise_prior": 0.5},
+    # session 20: the sampler's share of shape (docs/toy-wan.md, "Session 20")
+    "marked, 50 steps": {MARKED: True, "steps": 50},
+    "marked, 12 steps": {MARKED: True, "steps": 12},
+    "marked, guidance 3": {MARKED: True, "guidance": 3.0},
+    "marked, guidance 6.5": {MARKED: True, "guidance": 6.5},
+    "marked, guidance 8": {MARKED: True, "guidance": 8.0},
+    "marked, guidance 12": {MARKED: True, "guidance": 12.0},
+    "marked, guidance 16": {MARKED: True, "guidance": 16.0},
+    "marked, guidance 8, 12 steps": {MARKED: True, "guidance": 8.0, "steps": 12},
+    "marked, guidance 12, 12 steps": {MARKED: True, "guidance": 12.0, "steps": 12},
 }
 INVERSION = {  # invert() overrides
     "the recipe's (learned without the first frame)": dict(first_frame_share=0.0),
     "first frame given in half the steps": dict(first_frame_share=0.5),
     "first frame given in every step": dict(first_frame_share=1.0),
     "blocks 0 and 3 (Wan's default on 6 blocks)": dict(target_blocks=["blocks.0", "blocks.3"]),
+    "the debiased loss (METHOD.md: each frame also against an anchor frame)": dict(loss="debiased"),
 }
 RECIPE_SEED = 2_000_003  # bench/toy_recipe.py's references: not the image evaluation's
 
