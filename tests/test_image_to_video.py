@@ -100,10 +100,11 @@ def test_the_cli_starts_from_an_image(tiny_wan_dir, first_frame_wan, photo, tmp_
     assert read_clip(tmp_path / "v.mp4", 100, 64, 96).frames.shape == (17, 64, 96, 3)
 
 
-# Measured on the shipped toy Wan (session 19's 2x model; its 9-frame sample clips, app defaults, seed 0): with the
-# motion 0.45, 0.61, 0.83, 0.83 (mean 0.68) against -0.07, -0.12, -0.01, -0.13 (mean -0.08) from the same stills
-# without it (session 13's 4x model: 0.52 against -0.03). Unmarked, the path is drawn where the reference's subject
-# was (the 16 held-out cases: 0.71 unmarked, 0.83 marked; docs/toy-wan.md). The margins leave room for the weakest
+# Measured on the shipped toy Wan (session 20's: 20989 steps, strength 0.5; its 9-frame sample clips, app defaults,
+# seed 0): with the motion 0.51, 0.71, 0.87, 0.82 (mean 0.73) against -0.01, -0.03, -0.02, -0.08 (mean -0.04) from
+# the same stills without it (session 19's model: 0.68 against -0.08; session 13's 4x model: 0.52 against -0.03).
+# Unmarked, the path is drawn where the reference's subject was (the 16 held-out cases: 0.73 unmarked, 0.80 marked;
+# docs/toy-wan.md). The margins leave room for the weakest
 # case to drop to 0 on another CPU's rounding.
 IMAGE_CASES = {  # sample clip -> stills to start from: (shape, colour, seed of the still's place)
     "pink-square-right": (("circle", "orange", 21), ("triangle", "yellow", 22)),
@@ -155,9 +156,10 @@ def test_the_video_from_my_image_keeps_its_look_and_starts_with_it(image_starts)
         assert psnr(moved[0], still) >= 28.0
 
 
-# Measured (session 19, the cases above): marked, the subject's path is 3.6 px on average from the reference's path
-# started at the image's subject, against 6.8 px unmarked (every case closer); fidelity 0.69, 0.78, 0.88, 0.86 (mean
-# 0.80) against -0.08 without the motion (session 14's 4x model: 5.5 against 7.5 px, 0.46).
+# Measured (session 20, the cases above): marked, the subject's path is 3.4 px on average from the reference's path
+# started at the image's subject, against 6.4 px unmarked (every case closer); fidelity 0.70, 0.84, 0.94, 0.90 (mean
+# 0.84) against -0.04 without the motion (session 19: 3.6 against 6.8 px, 0.80; session 14's 4x model: 5.5 against
+# 7.5 px, 0.46).
 MIN_CLOSER_WHEN_MARKED, MIN_MARKED_GAIN = 2.0, 0.6
 
 
