@@ -40,7 +40,8 @@ GENERATION = {  # generate() overrides with an image (None: without the motion)
     "marked, strength 1.25": {MARKED: True, "strength": 1.25},
     "marked, value diff": {MARKED: True, "value_mode": "diff"},
     "marked, noise prior 0.5": {MARKED: True, "noise_prior": 0.5},
-    # session 20: the sampler's share of shape (docs/toy-wan.md, "Session 20")
+    # session 20 (with strength 0.35 / 0.5 / 0.65 above): what the sampler and the embeddings do to shape
+    # (docs/toy-wan.md, "Session 20"; "app default" is strength 0.5 since, 1 before)
     "marked, 50 steps": {MARKED: True, "steps": 50},
     "marked, 12 steps": {MARKED: True, "steps": 12},
     "marked, guidance 3": {MARKED: True, "guidance": 3.0},
