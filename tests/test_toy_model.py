@@ -163,3 +163,14 @@ def test_the_vae_keeps_the_motion_of_each_kind(name):
 
     kept = vae_round_trip(load_model(name, device="cpu"), per_group=1)
     assert min(kept.values()) >= 0.75 and np.mean(list(kept.values())) >= 0.9, kept
+
+
+@pytest.mark.parametrize("name", ["toy", "toy-wan"])
+def test_the_shipped_folder_carries_the_registry_recipe(name):
+    """Loaded by its path (a copy on a Space, `--model assets/toy-wan`), a toy model generates as by its name: its
+    motion_inversion.json holds the registry's recipe (session 20 changed toy-wan's strength in both by hand)."""
+    from motion_inversion.models import model_spec
+    from motion_inversion.toy.train import spec_settings
+
+    by_path = spec_settings(model_spec(REGISTRY[name].source))
+    assert by_path == spec_settings(REGISTRY[name])
